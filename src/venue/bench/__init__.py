@@ -1,0 +1,1 @@
+"""Benchmarks run by `venue bench ...` (never by the unit-test job)."""

@@ -1,0 +1,21 @@
+"""The `venue` command. Sub-commands live beside the code they drive and are mounted here."""
+
+from __future__ import annotations
+
+import typer
+
+from venue.bench.cli import bench_app
+from venue.demo import demo_command
+
+app = typer.Typer(
+    name="venue",
+    help="venue: a trading venue with a deterministic single-writer core.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+app.add_typer(bench_app, name="bench")
+app.command("demo")(demo_command)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    app()

@@ -1,0 +1,171 @@
+"""Events: past-tense, frozen facts that `core.apply` returns for each command.
+
+Every projection (live view, market data, SQL read model) is built from these alone, so they
+carry what readers need and nothing they would have to recompute:
+- `LevelUpdated` is the L2 delta: the aggregate *visible* quantity and order count of one price
+  level after the command touched it (qty 0 means the level is gone).
+- `TradeExecuted` carries both orders' remaining quantities, so a reader knows which order
+  filled without tracking the book.
+"""
+
+from __future__ import annotations
+
+import msgspec
+
+from venue.domain.commands import Command, PlaceOrder, ReplaceOrder
+from venue.domain.instrument import Instrument
+from venue.domain.reject import RejectReason
+from venue.domain.values import CancelReason, MarketMode, MarketStatus, Side
+
+
+class OrderAccepted(msgspec.Struct, frozen=True, gc=False, array_like=True, tag=True):
+    """The order passed every check. Its fields are those of the command that placed it."""
+
+    order_id: int
+    order: PlaceOrder
+
+
+class OrderRejected(msgspec.Struct, frozen=True, gc=False, array_like=True, tag=True):
+    order_id: int
+    reason: RejectReason
+    order: PlaceOrder
+
+
+class CommandRejected(msgspec.Struct, frozen=True, gc=False, array_like=True, tag=True):
+    """Any command other than PlaceOrder that changed nothing."""
+
+    reason: RejectReason
+    command: Command
+
+
+class TradeExecuted(msgspec.Struct, frozen=True, gc=False, array_like=True, tag=True):
+    """One fill between a resting (maker) and an incoming (taker) order, at the maker's price.
+
+    In a call auction there is no aggressor: `aggressor_side` is None, every trade prints at the
+    uniform clearing price, and the maker is the order that arrived first.
+    """
+
+    trade_id: int
+    symbol: str
+    price_ticks: int
+    qty_lots: int
+    maker_order_id: int
+    taker_order_id: int
+    maker_account_id: int
+    taker_account_id: int
+    aggressor_side: Side | None
+    ts_ns: int
+    maker_remaining_lots: int
+    taker_remaining_lots: int
+
+
+class OrderCanceled(msgspec.Struct, frozen=True, gc=False, array_like=True, tag=True):
+    order_id: int
+    account_id: int
+    symbol: str
+    remaining_lots: int
+    reason: CancelReason
+
+
+class OrderReduced(msgspec.Struct, frozen=True, gc=False, array_like=True, tag=True):
+    """Self-trade prevention (decrement-and-cancel) took `reduced_lots` off a live order."""
+
+    order_id: int
+    account_id: int
+    symbol: str
+    reduced_lots: int
+    remaining_lots: int
+
+
+class OrderExpired(msgspec.Struct, frozen=True, gc=False, array_like=True, tag=True):
+    order_id: int
+    account_id: int
+    symbol: str
+    remaining_lots: int
+
+
+class OrderReplaced(msgspec.Struct, frozen=True, gc=False, array_like=True, tag=True):
+    """The order now has these figures. `priority_kept` tells whether it kept its queue place."""
+
+    order_id: int
+    account_id: int
+    symbol: str
+    price_ticks: int | None
+    stop_price_ticks: int | None
+    qty_lots: int
+    remaining_lots: int
+    priority_kept: bool
+    change: ReplaceOrder
+
+
+class StopTriggered(msgspec.Struct, frozen=True, gc=False, array_like=True, tag=True):
+    """A stop or take-profit order's trigger was reached by the last trade price; the order now
+    acts as a market or limit order with the same id."""
+
+    order_id: int
+    account_id: int
+    symbol: str
+    last_price_ticks: int
+
+
+class LevelUpdated(msgspec.Struct, frozen=True, gc=False, array_like=True, tag=True):
+    symbol: str
+    side: Side
+    price_ticks: int
+    qty_lots: int
+    order_count: int
+
+
+class AuctionIndicative(msgspec.Struct, frozen=True, gc=False, array_like=True, tag=True):
+    """What the call auction would do if it uncrossed now. With no crossing, `price_ticks` is None,
+    paired volume 0, and the best bid and ask are given instead."""
+
+    symbol: str
+    price_ticks: int | None
+    paired_lots: int
+    imbalance_lots: int
+    imbalance_side: Side | None
+    best_bid_ticks: int | None
+    best_ask_ticks: int | None
+
+
+class AuctionUncrossed(msgspec.Struct, frozen=True, gc=False, array_like=True, tag=True):
+    symbol: str
+    price_ticks: int | None
+    volume_lots: int
+    trade_count: int
+
+
+class InstrumentAdded(msgspec.Struct, frozen=True, gc=False, array_like=True, tag=True):
+    instrument: Instrument
+
+
+class MarketStatusChanged(msgspec.Struct, frozen=True, gc=False, array_like=True, tag=True):
+    symbol: str
+    status: MarketStatus
+    mode: MarketMode
+
+
+class SnapshotMarked(msgspec.Struct, frozen=True, gc=False, array_like=True, tag=True):
+    """Answer to TakeSnapshot: the hash of the state after the command's seq."""
+
+    state_hash: str
+
+
+Event = (
+    OrderAccepted
+    | OrderRejected
+    | CommandRejected
+    | TradeExecuted
+    | OrderCanceled
+    | OrderReduced
+    | OrderExpired
+    | OrderReplaced
+    | StopTriggered
+    | LevelUpdated
+    | AuctionIndicative
+    | AuctionUncrossed
+    | InstrumentAdded
+    | MarketStatusChanged
+    | SnapshotMarked
+)

@@ -1,0 +1,268 @@
+"""Order book storage: orders, FIFO price levels and the two sides of one book.
+
+Invariants (checked by `check_book`):
+- A level holds its orders in an intrusive doubly linked list, oldest first; `priority` strictly
+  increases from head to tail, so FIFO is visible in the data.
+- `Level.qty` is the sum of its orders' *visible* quantities and `Level.count` their number.
+- A side keeps a dict price -> level and a heap of keys (price for asks, -price for bids) with
+  lazy deletion: a key whose level is gone is dropped when it reaches the top. The heap is
+  rebuilt when stale keys outnumber live ones, so it stays O(levels).
+- Every resting order is in exactly one level; an order that is not resting has `level` None.
+
+This module is compiled by mypyc for speed (see tools/build_compiled.py): plain classes with
+fixed, typed attributes, no dynamic tricks. The pure-Python module is the same source.
+"""
+
+from __future__ import annotations
+
+from heapq import heapify, heappop, heappush
+from typing import Final
+
+from venue.domain.commands import PlaceOrder
+
+BUY: Final = 1
+SELL: Final = 2
+
+# Sentinel limits for orders with no price bound (market orders with no price band).
+NO_PRICE_CAP: Final = (1 << 62) - 1
+
+
+class Order:
+    """A live order: resting in a level, waiting in a call auction's market queue, or pending its
+    trigger. `remaining` is what is still unfilled; `visible` the part shown in the book
+    (equal to `remaining` unless the order is an iceberg with `peak` > 0)."""
+
+    order_id: int
+    account_id: int
+    symbol: str
+    side: int
+    order_type: int
+    price: int
+    stop_price: int
+    qty: int
+    remaining: int
+    visible: int
+    peak: int
+    tif: int
+    expire_ts: int
+    stp: int
+    post_only: bool
+    priority: int
+    is_market: bool
+    level: Level | None
+    prev: Order | None
+    next: Order | None
+    command: PlaceOrder
+
+    def __init__(
+        self,
+        order_id: int,
+        command: PlaceOrder,
+        side: int,
+        order_type: int,
+        price: int,
+        stop_price: int,
+        qty: int,
+        peak: int,
+        tif: int,
+        expire_ts: int,
+        stp: int,
+    ) -> None:
+        self.order_id = order_id
+        self.account_id = command.account_id
+        self.symbol = command.symbol
+        self.side = side
+        self.order_type = order_type
+        self.price = price
+        self.stop_price = stop_price
+        self.qty = qty
+        self.remaining = qty
+        self.peak = peak
+        self.visible = qty if peak == 0 or peak > qty else peak
+        self.tif = tif
+        self.expire_ts = expire_ts
+        self.stp = stp
+        self.post_only = command.post_only
+        self.priority = 0
+        self.is_market = False
+        self.level = None
+        self.prev = None
+        self.next = None
+        self.command = command
+
+    @property
+    def filled(self) -> int:
+        return self.qty - self.remaining
+
+
+class Level:
+    """One price level: FIFO queue of orders and its aggregate visible quantity."""
+
+    price: int
+    qty: int
+    count: int
+    head: Order | None
+    tail: Order | None
+
+    def __init__(self, price: int) -> None:
+        self.price = price
+        self.qty = 0
+        self.count = 0
+        self.head = None
+        self.tail = None
+
+    def append(self, order: Order) -> None:
+        order.level = self
+        order.next = None
+        tail = self.tail
+        order.prev = tail
+        if tail is None:
+            self.head = order
+        else:
+            tail.next = order
+        self.tail = order
+        self.qty += order.visible
+        self.count += 1
+
+    def unlink(self, order: Order) -> None:
+        prev = order.prev
+        nxt = order.next
+        if prev is None:
+            self.head = nxt
+        else:
+            prev.next = nxt
+        if nxt is None:
+            self.tail = prev
+        else:
+            nxt.prev = prev
+        order.prev = None
+        order.next = None
+        order.level = None
+        self.qty -= order.visible
+        self.count -= 1
+
+    def orders(self) -> list[Order]:
+        out: list[Order] = []
+        order = self.head
+        while order is not None:
+            out.append(order)
+            order = order.next
+        return out
+
+
+class BookSide:
+    """The bids or the asks of one book."""
+
+    side: int
+    levels: dict[int, Level]
+    heap: list[int]
+
+    def __init__(self, side: int) -> None:
+        self.side = side
+        self.levels = {}
+        self.heap = []
+
+    def best(self) -> Level | None:
+        heap = self.heap
+        levels = self.levels
+        while heap:
+            key = heap[0]
+            level = levels.get(-key if self.side == BUY else key)
+            if level is not None:
+                return level
+            heappop(heap)
+        return None
+
+    def best_price(self) -> int | None:
+        level = self.best()
+        return None if level is None else level.price
+
+    def level_for(self, price: int) -> Level:
+        """The level at `price`, created (and indexed in the heap) if absent."""
+        level = self.levels.get(price)
+        if level is None:
+            level = Level(price)
+            self.levels[price] = level
+            heap = self.heap
+            if len(heap) > 2 * len(self.levels) + 64:
+                self._rebuild_heap()
+            else:
+                heappush(heap, -price if self.side == BUY else price)
+        return level
+
+    def drop_level(self, level: Level) -> None:
+        """Forget an empty level; its heap key becomes stale and is dropped lazily."""
+        del self.levels[level.price]
+
+    def _rebuild_heap(self) -> None:
+        if self.side == BUY:
+            self.heap = [-price for price in self.levels]
+        else:
+            self.heap = list(self.levels)
+        heapify(self.heap)
+
+    def sorted_levels(self) -> list[Level]:
+        """Levels best first. O(L log L): for snapshots and checks, never the matching path."""
+        prices = sorted(self.levels, reverse=self.side == BUY)
+        return [self.levels[price] for price in prices]
+
+    def depth(self, limit: int) -> list[tuple[int, int, int]]:
+        """(price, visible qty, order count) of the best `limit` levels."""
+        return [(lvl.price, lvl.qty, lvl.count) for lvl in self.sorted_levels()[:limit]]
+
+
+def check_book(bids: BookSide, asks: BookSide, crossed_allowed: bool) -> list[str]:
+    """Every broken invariant of one book, as readable strings (empty when all hold)."""
+    problems: list[str] = []
+    for book_side in (bids, asks):
+        heap_keys = set(book_side.heap)
+        for price, level in book_side.levels.items():
+            problems.extend(_check_level(book_side.side, price, level))
+            key = -price if book_side.side == BUY else price
+            if key not in heap_keys:
+                problems.append(f"side {book_side.side} level {price} missing from heap")
+    best_bid = bids.best_price()
+    best_ask = asks.best_price()
+    if not crossed_allowed and best_bid is not None and best_ask is not None:
+        if best_bid >= best_ask:
+            problems.append(f"book crossed: bid {best_bid} >= ask {best_ask}")
+    return problems
+
+
+def _check_level(side: int, price: int, level: Level) -> list[str]:
+    problems: list[str] = []
+    if level.price != price:
+        problems.append(f"level keyed {price} has price {level.price}")
+    if level.count == 0 or level.head is None:
+        problems.append(f"empty level {price} left in book")
+    qty = 0
+    count = 0
+    prev: Order | None = None
+    order = level.head
+    while order is not None:
+        count += 1
+        qty += order.visible
+        where = f"order {order.order_id} at {price}"
+        if order.level is not level:
+            problems.append(f"{where}: back-pointer to another level")
+        if order.prev is not prev:
+            problems.append(f"{where}: prev link broken")
+        if prev is not None and prev.priority >= order.priority:
+            problems.append(f"{where}: FIFO broken (priority {order.priority})")
+        if order.price != price or order.side != side:
+            problems.append(f"{where}: price/side mismatch")
+        if not 0 < order.visible <= order.remaining:
+            problems.append(f"{where}: visible {order.visible} of {order.remaining}")
+        if order.peak == 0 and order.visible != order.remaining:
+            problems.append(f"{where}: hidden quantity on a plain order")
+        if order.peak > 0 and order.visible > order.peak:
+            problems.append(f"{where}: iceberg shows more than its peak")
+        prev = order
+        order = order.next
+    if level.tail is not prev:
+        problems.append(f"level {price}: tail pointer broken")
+    if qty != level.qty or count != level.count:
+        problems.append(
+            f"level {price}: totals {level.qty}/{level.count} but orders sum to {qty}/{count}"
+        )
+    return problems

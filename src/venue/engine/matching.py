@@ -1,0 +1,1051 @@
+"""The matching engine: every market's book, stops, expiries and call auction, and the rules of
+DESIGN.md §6. Pure and synchronous; each public method appends the events of one command to
+`out` in the order they happened.
+
+Rules implemented here (each where it happens):
+- Continuous matching: price-time priority, every fill at the maker's price, levels exhausted
+  one after another (no trade-through). MARKET orders never rest and are bounded by the price
+  band; GTC/IOC market orders are the same thing.
+- FOK is decided before any fill by a dry run over the opposite side (`_fok_fillable`).
+- Post-only orders are rejected if they would take liquidity.
+- Icebergs show `peak` lots at a time; each refill goes to the back of its level.
+- Self-trade prevention follows the incoming order's mode; a self-trade never prints.
+- Stops and take-profits wait for the last trade price; every trade re-checks the triggers and
+  a cascade is resolved in trigger-order by order id (= placement seq) inside the command.
+- GTD and DAY orders expire when a Tick reaches their time.
+- Call mode collects orders without matching and uncrosses at one price (engine/auction.py).
+
+Known limitations: cancel-all and the auction's indicative price are O(orders) (rare, or
+call markets, which are small); market orders in call mode wait in a FIFO per side.
+"""
+
+from __future__ import annotations
+
+from heapq import heappop, heappush
+from typing import Final
+
+from venue.domain.commands import (
+    CancelAllOrders,
+    CancelOrder,
+    HaltMarket,
+    PlaceOrder,
+    ReplaceOrder,
+    ResumeMarket,
+    SetMarketMode,
+    Uncross,
+)
+from venue.domain.events import (
+    AuctionIndicative,
+    AuctionUncrossed,
+    CommandRejected,
+    Event,
+    InstrumentAdded,
+    LevelUpdated,
+    MarketStatusChanged,
+    OrderAccepted,
+    OrderCanceled,
+    OrderExpired,
+    OrderReduced,
+    OrderRejected,
+    OrderReplaced,
+    StopTriggered,
+    TradeExecuted,
+)
+from venue.domain.instrument import Instrument, instrument_problem
+from venue.domain.reject import RejectReason
+from venue.domain.values import (
+    BPS_DENOMINATOR,
+    NS_PER_DAY,
+    CancelReason,
+    MarketMode,
+    MarketStatus,
+    Side,
+)
+from venue.engine.auction import ClearingResult, clearing_price
+from venue.engine.book import BUY, NO_PRICE_CAP, SELL, BookSide, Level, Order, check_book
+
+# Plain-int mirrors of the domain enums, for the hot path.
+LIMIT: Final = 1
+MARKET: Final = 2
+STOP_MARKET: Final = 3
+STOP_LIMIT: Final = 4
+TAKE_PROFIT: Final = 5
+TAKE_PROFIT_LIMIT: Final = 6
+GTC: Final = 1
+IOC: Final = 2
+FOK: Final = 3
+GTD: Final = 4
+DAY: Final = 5
+STP_CANCEL_NEWEST: Final = 1
+STP_CANCEL_OLDEST: Final = 2
+STP_CANCEL_BOTH: Final = 3
+STP_DECREMENT: Final = 4
+CONTINUOUS: Final = 1
+CALL: Final = 2
+OPEN: Final = 1
+HALTED: Final = 2
+
+_SIDES: Final = (Side.BUY, Side.BUY, Side.SELL)  # indexed by the int side (1 or 2)
+
+
+class Market:
+    """One instrument's order book with its stops, expiries and auction state."""
+
+    instrument: Instrument
+    symbol: str
+    bids: BookSide
+    asks: BookSide
+    status: int
+    mode: int
+    last_price: int
+    next_priority: int
+    order_count: int
+    market_buys: list[Order]
+    market_sells: list[Order]
+    stops_up: list[tuple[int, int]]
+    stops_down: list[tuple[int, int]]
+    expiries: list[tuple[int, int]]
+    auction_interval_ns: int
+    next_uncross_ts: int
+
+    def __init__(self, instrument: Instrument) -> None:
+        self.instrument = instrument
+        self.symbol = instrument.symbol
+        self.bids = BookSide(BUY)
+        self.asks = BookSide(SELL)
+        self.status = OPEN
+        self.mode = int(instrument.mode)
+        self.last_price = 0
+        self.next_priority = 1
+        self.order_count = 0
+        self.market_buys = []
+        self.market_sells = []
+        # (stop price, order id): triggers when the last price rises to the stop price
+        self.stops_up = []
+        # (-stop price, order id): triggers when the last price falls to the stop price
+        self.stops_down = []
+        self.expiries = []
+        self.auction_interval_ns = instrument.auction_interval_ns
+        self.next_uncross_ts = 0
+
+    def reference_price(self) -> int:
+        """Last trade price, else the instrument's reference price, else 0 (none)."""
+        if self.last_price:
+            return self.last_price
+        reference = self.instrument.reference_price_ticks
+        return 0 if reference is None else reference
+
+    def best_bid(self) -> int | None:
+        return self.bids.best_price()
+
+    def best_ask(self) -> int | None:
+        return self.asks.best_price()
+
+
+class MatchingEngine:
+    """All markets of the venue and the index of live orders by id."""
+
+    markets: dict[str, Market]
+    orders: dict[int, Order]
+    next_trade_id: int
+
+    def __init__(self) -> None:
+        self.markets = {}
+        self.orders = {}
+        self.next_trade_id = 1
+
+    # ------------------------------------------------------------------ administration
+
+    def add_instrument(self, instrument: Instrument, ts: int, out: list[Event]) -> RejectReason | None:
+        if instrument.symbol in self.markets:
+            return RejectReason.DUPLICATE_SYMBOL
+        if instrument_problem(instrument) is not None:
+            return RejectReason.INVALID_INSTRUMENT
+        market = Market(instrument)
+        self.markets[instrument.symbol] = market
+        if market.mode == CALL:
+            _schedule_uncross(market, ts)
+        out.append(InstrumentAdded(instrument))
+        return None
+
+    def halt(self, cmd: HaltMarket, out: list[Event]) -> RejectReason | None:
+        market = self.markets.get(cmd.symbol)
+        if market is None:
+            return RejectReason.UNKNOWN_SYMBOL
+        market.status = HALTED
+        out.append(MarketStatusChanged(market.symbol, MarketStatus.HALTED, MarketMode(market.mode)))
+        return None
+
+    def resume(self, cmd: ResumeMarket, out: list[Event]) -> RejectReason | None:
+        market = self.markets.get(cmd.symbol)
+        if market is None:
+            return RejectReason.UNKNOWN_SYMBOL
+        market.status = OPEN
+        out.append(MarketStatusChanged(market.symbol, MarketStatus.OPEN, MarketMode(market.mode)))
+        return None
+
+    def set_mode(self, cmd: SetMarketMode, ts: int, out: list[Event]) -> RejectReason | None:
+        market = self.markets.get(cmd.symbol)
+        if market is None:
+            return RejectReason.UNKNOWN_SYMBOL
+        new_mode = int(cmd.mode)
+        interval = cmd.auction_interval_ns
+        if interval is not None and interval < 0:
+            return RejectReason.INVALID_MODE_CHANGE
+        if new_mode == market.mode and (new_mode == CONTINUOUS or interval is None):
+            return RejectReason.NOTHING_TO_CHANGE
+        if new_mode == CONTINUOUS:
+            if market.status == HALTED:
+                return RejectReason.MARKET_HALTED
+            self._uncross(market, ts, out)
+            market.mode = CONTINUOUS
+        else:
+            market.mode = CALL
+            if interval is not None:
+                market.auction_interval_ns = interval
+            _schedule_uncross(market, ts)
+        out.append(MarketStatusChanged(market.symbol, MarketStatus(market.status), MarketMode(market.mode)))
+        if market.mode == CALL:
+            self._indicative(market, out)
+        return None
+
+    def uncross(self, cmd: Uncross, ts: int, out: list[Event]) -> RejectReason | None:
+        market = self.markets.get(cmd.symbol)
+        if market is None:
+            return RejectReason.UNKNOWN_SYMBOL
+        if market.mode != CALL:
+            return RejectReason.NOT_IN_CALL_MODE
+        if market.status == HALTED:
+            return RejectReason.MARKET_HALTED
+        self._uncross(market, ts, out)
+        self._indicative(market, out)
+        return None
+
+    def tick(self, ts: int, out: list[Event]) -> None:
+        """Expire what is due and uncross the periodic auctions whose time has come."""
+        for market in self.markets.values():
+            expired = self._expire(market, ts, out)
+            due = (
+                market.mode == CALL
+                and market.auction_interval_ns > 0
+                and ts >= market.next_uncross_ts
+            )
+            if due:
+                if market.status == OPEN:
+                    self._uncross(market, ts, out)
+                _schedule_uncross(market, ts)
+            if market.mode == CALL and (due or expired):
+                self._indicative(market, out)
+
+    # ------------------------------------------------------------------ order entry
+
+    def place(self, order_id: int, cmd: PlaceOrder, ts: int, out: list[Event]) -> None:
+        market = self.markets.get(cmd.symbol)
+        if market is None:
+            out.append(OrderRejected(order_id, RejectReason.UNKNOWN_SYMBOL, cmd))
+            return
+        reason = _validate(market, cmd, ts)
+        if reason is not None:
+            out.append(OrderRejected(order_id, reason, cmd))
+            return
+        order_type = int(cmd.order_type)
+        tif = int(cmd.tif)
+        price = cmd.price_ticks
+        stop = cmd.stop_price_ticks
+        display = cmd.display_qty_lots
+        expire_ts = 0
+        if tif == GTD:
+            expire_ts = cmd.expire_ts_ns or 0
+        elif tif == DAY:
+            expire_ts = _session_close(market.instrument, ts)
+        order = Order(
+            order_id,
+            cmd,
+            int(cmd.side),
+            order_type,
+            0 if price is None else price,
+            0 if stop is None else stop,
+            cmd.qty_lots,
+            0 if display is None else display,
+            tif,
+            expire_ts,
+            int(cmd.stp),
+        )
+        out.append(OrderAccepted(order_id, cmd))
+        if order_type >= STOP_MARKET:
+            self._add_stop(market, order)
+            return
+        trade_id_before = self.next_trade_id
+        self._execute(market, order, ts, out)
+        if self.next_trade_id != trade_id_before:
+            self._run_triggers(market, ts, out)
+        if market.mode == CALL:
+            self._indicative(market, out)
+
+    def cancel(self, cmd: CancelOrder, out: list[Event]) -> RejectReason | None:
+        order = self.orders.get(cmd.order_id)
+        if order is None or order.account_id != cmd.account_id:
+            return RejectReason.UNKNOWN_ORDER
+        market = self.markets[order.symbol]
+        out.append(
+            OrderCanceled(order.order_id, order.account_id, order.symbol, order.remaining, CancelReason.USER)
+        )
+        self._remove_live(market, order, out)
+        if market.mode == CALL:
+            self._indicative(market, out)
+        return None
+
+    def cancel_all(self, cmd: CancelAllOrders, out: list[Event], reason: CancelReason) -> None:
+        """Cancel every live order of the account (in one market, or all), oldest first."""
+        account_id = cmd.account_id
+        symbol = cmd.symbol
+        victims = [
+            order
+            for order in self.orders.values()
+            if order.account_id == account_id and (symbol is None or order.symbol == symbol)
+        ]
+        victims.sort(key=_order_id_of)
+        touched: dict[str, Market] = {}
+        for order in victims:
+            market = self.markets[order.symbol]
+            touched[order.symbol] = market
+            out.append(
+                OrderCanceled(order.order_id, order.account_id, order.symbol, order.remaining, reason)
+            )
+            self._remove_live(market, order, out)
+        for market in touched.values():
+            if market.mode == CALL:
+                self._indicative(market, out)
+
+    def replace(self, cmd: ReplaceOrder, ts: int, out: list[Event]) -> RejectReason | None:
+        order = self.orders.get(cmd.order_id)
+        if order is None or order.account_id != cmd.account_id:
+            return RejectReason.UNKNOWN_ORDER
+        market = self.markets[order.symbol]
+        reason = _validate_replace(market, order, cmd)
+        if reason is not None:
+            return reason
+        new_qty = order.qty if cmd.qty_lots is None else cmd.qty_lots
+        new_price = order.price if cmd.price_ticks is None else cmd.price_ticks
+        new_remaining = new_qty - (order.qty - order.remaining)
+        if order.order_type >= STOP_MARKET:
+            self._replace_stop(market, order, cmd, new_qty, new_price, new_remaining, out)
+            return None
+        if new_price == order.price and new_remaining <= order.remaining:
+            level = order.level
+            assert level is not None
+            new_visible = min(order.visible, new_remaining)
+            level.qty -= order.visible - new_visible
+            order.visible = new_visible
+            order.qty = new_qty
+            order.remaining = new_remaining
+            out.append(_replaced(order, cmd, True))
+            out.append(_level_event(market.symbol, order.side, level))
+            if market.mode == CALL:
+                self._indicative(market, out)
+            return None
+        # Loses priority: out of its level, new figures, then in again as if it had just
+        # arrived (it may trade if the new price crosses).
+        level = order.level
+        assert level is not None
+        self._unrest(market, level, order)
+        if level.count == 0:
+            (market.bids if order.side == BUY else market.asks).drop_level(level)
+        order.price = new_price
+        order.qty = new_qty
+        order.remaining = new_remaining
+        order.visible = new_remaining if order.peak == 0 else min(order.peak, new_remaining)
+        out.append(_replaced(order, cmd, False))
+        out.append(_level_event(market.symbol, order.side, level))
+        trade_id_before = self.next_trade_id
+        self._execute(market, order, ts, out)
+        if self.next_trade_id != trade_id_before:
+            self._run_triggers(market, ts, out)
+        if market.mode == CALL:
+            self._indicative(market, out)
+        return None
+
+    def _replace_stop(
+        self,
+        market: Market,
+        order: Order,
+        cmd: ReplaceOrder,
+        new_qty: int,
+        new_price: int,
+        new_remaining: int,
+        out: list[Event],
+    ) -> None:
+        order.qty = new_qty
+        order.remaining = new_remaining
+        order.visible = new_remaining if order.peak == 0 else min(order.peak, new_remaining)
+        order.price = new_price
+        if cmd.stop_price_ticks is not None and cmd.stop_price_ticks != order.stop_price:
+            order.stop_price = cmd.stop_price_ticks
+            _push_stop(market, order)
+        out.append(_replaced(order, cmd, True))
+
+    # ------------------------------------------------------------------ execution
+
+    def _execute(self, market: Market, order: Order, ts: int, out: list[Event]) -> None:
+        """Match (continuous mode) and then rest, queue or cancel what is left of an order that
+        is not in the index: a new order, a triggered stop, or a re-priced replace."""
+        is_market = order.order_type == MARKET
+        if market.mode == CALL:
+            if is_market:
+                order.is_market = True
+                order.priority = market.next_priority
+                market.next_priority += 1
+                (market.market_buys if order.side == BUY else market.market_sells).append(order)
+                self._index(market, order)
+            else:
+                self._rest(market, order, out)
+            return
+        if is_market:
+            limit = _market_limit(market, order.side)
+        else:
+            limit = order.price
+        if order.tif == FOK and not self._fok_fillable(market, order, limit):
+            out.append(
+                OrderCanceled(
+                    order.order_id, order.account_id, order.symbol, order.remaining, CancelReason.FOK_NOT_FILLED
+                )
+            )
+            return
+        self._match(market, order, limit, ts, out)
+        if order.remaining == 0:
+            return
+        if is_market or order.tif == IOC or order.tif == FOK:
+            reason = CancelReason.MARKET_REMAINDER if is_market else CancelReason.IOC_REMAINDER
+            out.append(OrderCanceled(order.order_id, order.account_id, order.symbol, order.remaining, reason))
+            return
+        self._rest(market, order, out)
+
+    def _match(self, market: Market, taker: Order, limit: int, ts: int, out: list[Event]) -> None:
+        is_buy = taker.side == BUY
+        opposite = market.asks if is_buy else market.bids
+        symbol = market.symbol
+        while taker.remaining > 0:
+            level = opposite.best()
+            if level is None:
+                break
+            price = level.price
+            if is_buy:
+                if price > limit:
+                    break
+            elif price < limit:
+                break
+            self._match_level(market, level, taker, ts, out)
+            if level.count == 0:
+                opposite.drop_level(level)
+            out.append(LevelUpdated(symbol, _SIDES[opposite.side], price, level.qty, level.count))
+
+    def _match_level(self, market: Market, level: Level, taker: Order, ts: int, out: list[Event]) -> None:
+        """Fill `taker` against one level, FIFO, until either is exhausted. The hot loop."""
+        price = level.price
+        symbol = market.symbol
+        taker_id = taker.order_id
+        taker_account = taker.account_id
+        aggressor = _SIDES[taker.side]
+        orders = self.orders
+        traded = False
+        maker = level.head
+        while maker is not None and taker.remaining > 0:
+            if maker.account_id == taker_account:
+                maker = self._self_trade(market, level, maker, taker, out)
+                continue
+            fill = taker.remaining if taker.remaining < maker.visible else maker.visible
+            maker.visible -= fill
+            maker.remaining -= fill
+            level.qty -= fill
+            taker.remaining -= fill
+            trade_id = self.next_trade_id
+            self.next_trade_id = trade_id + 1
+            out.append(
+                TradeExecuted(
+                    trade_id,
+                    symbol,
+                    price,
+                    fill,
+                    maker.order_id,
+                    taker_id,
+                    maker.account_id,
+                    taker_account,
+                    aggressor,
+                    ts,
+                    maker.remaining,
+                    taker.remaining,
+                )
+            )
+            traded = True
+            following = maker.next
+            if maker.visible == 0:
+                if maker.remaining == 0:
+                    level.unlink(maker)
+                    del orders[maker.order_id]
+                    market.order_count -= 1
+                else:
+                    _refill(market, level, maker)
+                    if following is None:
+                        following = maker
+            maker = following
+        if traded:
+            market.last_price = price
+
+    def _self_trade(
+        self, market: Market, level: Level, maker: Order, taker: Order, out: list[Event]
+    ) -> Order | None:
+        """Apply the taker's self-trade prevention against `maker`; returns the next maker to
+        look at. Sets the taker's remaining to 0 when the taker is canceled."""
+        mode = taker.stp
+        following = maker.next
+        if mode == STP_CANCEL_OLDEST or mode == STP_CANCEL_BOTH:
+            out.append(
+                OrderCanceled(maker.order_id, maker.account_id, maker.symbol, maker.remaining, CancelReason.SELF_TRADE)
+            )
+            self._unrest(market, level, maker)
+            if mode == STP_CANCEL_OLDEST:
+                return following
+        if mode != STP_DECREMENT:
+            out.append(
+                OrderCanceled(taker.order_id, taker.account_id, taker.symbol, taker.remaining, CancelReason.SELF_TRADE)
+            )
+            taker.remaining = 0
+            return following
+        decrement = min(taker.remaining, maker.remaining)
+        if maker.remaining == decrement:
+            out.append(
+                OrderCanceled(maker.order_id, maker.account_id, maker.symbol, decrement, CancelReason.SELF_TRADE)
+            )
+            self._unrest(market, level, maker)
+        else:
+            maker.remaining -= decrement
+            shown = min(decrement, maker.visible)
+            maker.visible -= shown
+            level.qty -= shown
+            out.append(OrderReduced(maker.order_id, maker.account_id, maker.symbol, decrement, maker.remaining))
+            if maker.visible == 0:
+                _refill(market, level, maker)
+                if following is None:
+                    following = maker
+        if taker.remaining == decrement:
+            out.append(
+                OrderCanceled(taker.order_id, taker.account_id, taker.symbol, decrement, CancelReason.SELF_TRADE)
+            )
+            taker.remaining = 0
+        else:
+            taker.remaining -= decrement
+            out.append(OrderReduced(taker.order_id, taker.account_id, taker.symbol, decrement, taker.remaining))
+        return following
+
+    def _fok_fillable(self, market: Market, taker: Order, limit: int) -> bool:
+        """Dry run of the match: can the whole quantity fill within the limit, given the taker's
+        self-trade prevention? Icebergs count in full, since their refills trade too."""
+        is_buy = taker.side == BUY
+        opposite = market.asks if is_buy else market.bids
+        if is_buy:
+            prices = sorted(price for price in opposite.levels if price <= limit)
+        else:
+            prices = sorted((price for price in opposite.levels if price >= limit), reverse=True)
+        needed = taker.remaining
+        for price in prices:
+            maker = opposite.levels[price].head
+            while maker is not None:
+                if maker.account_id == taker.account_id:
+                    if taker.stp != STP_CANCEL_OLDEST:
+                        return False
+                else:
+                    needed -= maker.remaining
+                    if needed <= 0:
+                        return True
+                maker = maker.next
+        return False
+
+    # ------------------------------------------------------------------ book upkeep
+
+    def _index(self, market: Market, order: Order) -> None:
+        self.orders[order.order_id] = order
+        market.order_count += 1
+        if order.expire_ts:
+            heappush(market.expiries, (order.expire_ts, order.order_id))
+
+    def _rest(self, market: Market, order: Order, out: list[Event]) -> None:
+        book_side = market.bids if order.side == BUY else market.asks
+        level = book_side.level_for(order.price)
+        order.priority = market.next_priority
+        market.next_priority += 1
+        level.append(order)
+        self._index(market, order)
+        out.append(LevelUpdated(market.symbol, _SIDES[order.side], order.price, level.qty, level.count))
+
+    def _unrest(self, market: Market, level: Level, order: Order) -> None:
+        """Take a resting order out of its level and the index (the level may become empty;
+        the caller drops it and reports it)."""
+        level.unlink(order)
+        del self.orders[order.order_id]
+        market.order_count -= 1
+
+    def _remove_live(self, market: Market, order: Order, out: list[Event]) -> None:
+        """Remove a live order wherever it lives (level, auction queue or stop book) and report
+        the level change, if any."""
+        level = order.level
+        if level is not None:
+            book_side = market.bids if order.side == BUY else market.asks
+            self._unrest(market, level, order)
+            if level.count == 0:
+                book_side.drop_level(level)
+            out.append(_level_event(market.symbol, order.side, level))
+            return
+        if order.is_market:
+            queue = market.market_buys if order.side == BUY else market.market_sells
+            queue.remove(order)
+        del self.orders[order.order_id]
+        market.order_count -= 1
+
+    def _add_stop(self, market: Market, order: Order) -> None:
+        self._index(market, order)
+        _push_stop(market, order)
+
+    def _run_triggers(self, market: Market, ts: int, out: list[Event]) -> None:
+        """Trigger every stop the last price has reached, in order id (placement) order; each
+        triggered order may trade and trigger more, all inside this command."""
+        pending: list[int] = []
+        self._collect_triggered(market, pending)
+        while pending:
+            order_id = heappop(pending)
+            order = self.orders.get(order_id)
+            if order is None or order.order_type < STOP_MARKET:
+                continue
+            del self.orders[order_id]
+            market.order_count -= 1
+            out.append(StopTriggered(order_id, order.account_id, order.symbol, market.last_price))
+            has_limit = order.order_type == STOP_LIMIT or order.order_type == TAKE_PROFIT_LIMIT
+            order.order_type = LIMIT if has_limit else MARKET
+            trade_id_before = self.next_trade_id
+            self._execute(market, order, ts, out)
+            if self.next_trade_id != trade_id_before:
+                self._collect_triggered(market, pending)
+
+    def _collect_triggered(self, market: Market, pending: list[int]) -> None:
+        last = market.last_price
+        if last == 0:
+            return
+        for heap, sign in ((market.stops_up, 1), (market.stops_down, -1)):
+            while heap and heap[0][0] * sign <= last * sign:
+                key, order_id = heappop(heap)
+                order = self.orders.get(order_id)
+                if order is not None and order.order_type >= STOP_MARKET and order.stop_price == key * sign:
+                    heappush(pending, order_id)
+
+    def _expire(self, market: Market, ts: int, out: list[Event]) -> bool:
+        heap = market.expiries
+        expired = False
+        while heap and heap[0][0] <= ts:
+            expire_ts, order_id = heappop(heap)
+            order = self.orders.get(order_id)
+            if order is None or order.expire_ts != expire_ts:
+                continue
+            out.append(OrderExpired(order.order_id, order.account_id, order.symbol, order.remaining))
+            self._remove_live(market, order, out)
+            expired = True
+        return expired
+
+    # ------------------------------------------------------------------ call auctions
+
+    def _clearing(self, market: Market) -> ClearingResult:
+        bids = [(lvl.price, _total(lvl)) for lvl in market.bids.levels.values()]
+        asks = [(lvl.price, _total(lvl)) for lvl in market.asks.levels.values()]
+        market_buy = sum(order.remaining for order in market.market_buys)
+        market_sell = sum(order.remaining for order in market.market_sells)
+        reference = market.reference_price()
+        return clearing_price(bids, asks, market_buy, market_sell, reference or None)
+
+    def _indicative(self, market: Market, out: list[Event]) -> None:
+        result = self._clearing(market)
+        imbalance = result.imbalance
+        side: Side | None = None
+        if result.price is not None and imbalance:
+            side = Side.BUY if imbalance > 0 else Side.SELL
+        out.append(
+            AuctionIndicative(
+                market.symbol,
+                result.price,
+                result.volume,
+                abs(imbalance) if result.price is not None else 0,
+                side,
+                market.best_bid(),
+                market.best_ask(),
+            )
+        )
+
+    def _uncross(self, market: Market, ts: int, out: list[Event]) -> None:
+        """Execute everything that crosses at the uniform clearing price, in price-time
+        priority (market orders first); cancel unfilled market orders."""
+        result = self._clearing(market)
+        price = result.price
+        volume = 0
+        trades = 0
+        touched: dict[tuple[int, int], Level] = {}
+        trade_id_before = self.next_trade_id
+        if price is not None:
+            buys = list(market.market_buys) + [
+                order for lvl in market.bids.sorted_levels() if lvl.price >= price for order in lvl.orders()
+            ]
+            sells = list(market.market_sells) + [
+                order for lvl in market.asks.sorted_levels() if lvl.price <= price for order in lvl.orders()
+            ]
+            i = 0
+            j = 0
+            while i < len(buys) and j < len(sells):
+                buy = buys[i]
+                sell = sells[j]
+                if buy.account_id == sell.account_id:
+                    newer = buy if buy.order_id > sell.order_id else sell
+                    out.append(
+                        OrderCanceled(
+                            newer.order_id, newer.account_id, newer.symbol, newer.remaining, CancelReason.SELF_TRADE
+                        )
+                    )
+                    self._drop_from_auction(market, newer, touched)
+                    if newer is buy:
+                        i += 1
+                    else:
+                        j += 1
+                    continue
+                qty = min(buy.remaining, sell.remaining)
+                self._auction_fill(market, buy, qty, touched)
+                self._auction_fill(market, sell, qty, touched)
+                maker, taker = (buy, sell) if buy.order_id < sell.order_id else (sell, buy)
+                trade_id = self.next_trade_id
+                self.next_trade_id = trade_id + 1
+                out.append(
+                    TradeExecuted(
+                        trade_id,
+                        market.symbol,
+                        price,
+                        qty,
+                        maker.order_id,
+                        taker.order_id,
+                        maker.account_id,
+                        taker.account_id,
+                        None,
+                        ts,
+                        maker.remaining,
+                        taker.remaining,
+                    )
+                )
+                volume += qty
+                trades += 1
+                if buy.remaining == 0:
+                    self._drop_from_auction(market, buy, touched)
+                    i += 1
+                if sell.remaining == 0:
+                    self._drop_from_auction(market, sell, touched)
+                    j += 1
+            if trades:
+                market.last_price = price
+        for queue in (market.market_buys, market.market_sells):
+            for order in list(queue):
+                out.append(
+                    OrderCanceled(
+                        order.order_id, order.account_id, order.symbol, order.remaining, CancelReason.AUCTION_REMAINDER
+                    )
+                )
+                self._remove_live(market, order, out)
+        for (side, _), level in sorted(touched.items(), key=_touched_key):
+            out.append(_level_event(market.symbol, side, level))
+        out.append(AuctionUncrossed(market.symbol, price if trades else None, volume, trades))
+        if self.next_trade_id != trade_id_before:
+            self._run_triggers(market, ts, out)
+
+    def _auction_fill(self, market: Market, order: Order, qty: int, touched: dict[tuple[int, int], Level]) -> None:
+        """Take `qty` off an order in an uncross: visible part first, then the hidden reserve."""
+        order.remaining -= qty
+        level = order.level
+        if level is None:
+            return
+        touched[(order.side, level.price)] = level
+        shown = min(qty, order.visible)
+        order.visible -= shown
+        level.qty -= shown
+        if order.visible == 0 and order.remaining > 0:
+            _refill(market, level, order)
+
+    def _drop_from_auction(self, market: Market, order: Order, touched: dict[tuple[int, int], Level]) -> None:
+        level = order.level
+        if level is not None:
+            touched[(order.side, level.price)] = level
+            self._unrest(market, level, order)
+            if level.count == 0:
+                (market.bids if order.side == BUY else market.asks).drop_level(level)
+            return
+        (market.market_buys if order.side == BUY else market.market_sells).remove(order)
+        del self.orders[order.order_id]
+        market.order_count -= 1
+
+    # ------------------------------------------------------------------ inspection
+
+    def check_invariants(self) -> list[str]:
+        """Every broken invariant across all markets (empty when all hold)."""
+        problems: list[str] = []
+        resting: dict[int, Order] = {}
+        for market in self.markets.values():
+            crossed_allowed = market.mode == CALL
+            problems.extend(
+                f"{market.symbol}: {p}" for p in check_book(market.bids, market.asks, crossed_allowed)
+            )
+            for book_side in (market.bids, market.asks):
+                for level in book_side.levels.values():
+                    for order in level.orders():
+                        resting[order.order_id] = order
+            for order in market.market_buys + market.market_sells:
+                resting[order.order_id] = order
+            live = sum(1 for order in self.orders.values() if order.symbol == market.symbol)
+            if live != market.order_count:
+                problems.append(f"{market.symbol}: order_count {market.order_count} but {live} live")
+        for order_id, order in resting.items():
+            if self.orders.get(order_id) is not order:
+                problems.append(f"order {order_id} rests but is missing from the index")
+        for order_id, order in self.orders.items():
+            pending = order.order_type >= STOP_MARKET
+            if not pending and order_id not in resting:
+                problems.append(f"order {order_id} indexed but not in any book")
+            if pending and order.level is not None:
+                problems.append(f"stop {order_id} pending yet resting")
+        return problems
+
+
+# ---------------------------------------------------------------------- rules as functions
+
+
+def _validate(market: Market, cmd: PlaceOrder, ts: int) -> RejectReason | None:
+    """Every check of a new order that needs no book walk, in a fixed order; first failure wins."""
+    if market.status == HALTED:
+        return RejectReason.MARKET_HALTED
+    instrument = market.instrument
+    qty = cmd.qty_lots
+    if qty <= 0:
+        return RejectReason.INVALID_QUANTITY
+    if qty < instrument.min_qty_lots:
+        return RejectReason.QUANTITY_BELOW_MIN
+    if instrument.max_qty_lots is not None and qty > instrument.max_qty_lots:
+        return RejectReason.QUANTITY_ABOVE_MAX
+    order_type = int(cmd.order_type)
+    priced = order_type == LIMIT or order_type == STOP_LIMIT or order_type == TAKE_PROFIT_LIMIT
+    price = cmd.price_ticks
+    if priced:
+        if price is None:
+            return RejectReason.PRICE_REQUIRED
+        if price <= 0:
+            return RejectReason.INVALID_PRICE
+    elif price is not None:
+        return RejectReason.PRICE_NOT_ALLOWED
+    stop = cmd.stop_price_ticks
+    if order_type >= STOP_MARKET:
+        if stop is None:
+            return RejectReason.STOP_PRICE_REQUIRED
+        if stop <= 0:
+            return RejectReason.INVALID_PRICE
+    elif stop is not None:
+        return RejectReason.STOP_PRICE_NOT_ALLOWED
+    reason = _validate_time_in_force(market, cmd, order_type, priced, ts)
+    if reason is not None:
+        return reason
+    display = cmd.display_qty_lots
+    if display is not None and (not priced or display <= 0 or display > qty):
+        return RejectReason.INVALID_DISPLAY_QUANTITY
+    reference = market.reference_price()
+    notional_price = price if price is not None else reference
+    if notional_price and notional_price * qty * instrument.notional_per_tick_lot < instrument.min_notional:
+        return RejectReason.NOTIONAL_BELOW_MIN
+    if price is not None and not _within_band(market, price):
+        return RejectReason.PRICE_OUT_OF_BAND
+    if stop is not None and market.last_price and _stop_reached(order_type, int(cmd.side), stop, market.last_price):
+        return RejectReason.STOP_WOULD_TRIGGER_IMMEDIATELY
+    if market.order_count >= instrument.max_book_orders:
+        return RejectReason.BOOK_FULL
+    if cmd.post_only and market.mode == CONTINUOUS and price is not None:
+        if _crosses(market, int(cmd.side), price):
+            return RejectReason.POST_ONLY_WOULD_TAKE
+    return None
+
+
+def _validate_time_in_force(
+    market: Market, cmd: PlaceOrder, order_type: int, priced: bool, ts: int
+) -> RejectReason | None:
+    tif = int(cmd.tif)
+    immediate = tif == IOC or tif == FOK
+    if order_type == MARKET and (tif == GTD or tif == DAY):
+        return RejectReason.INVALID_TIME_IN_FORCE
+    if tif == GTD:
+        if cmd.expire_ts_ns is None:
+            return RejectReason.EXPIRE_TIME_REQUIRED
+        if cmd.expire_ts_ns <= ts:
+            return RejectReason.EXPIRE_TIME_IN_PAST
+    elif cmd.expire_ts_ns is not None:
+        return RejectReason.EXPIRE_TIME_NOT_ALLOWED
+    if cmd.post_only and (order_type != LIMIT or immediate):
+        return RejectReason.POST_ONLY_NOT_ALLOWED
+    if cmd.display_qty_lots is not None and immediate:
+        return RejectReason.INVALID_DISPLAY_QUANTITY
+    if market.mode == CALL and (tif == FOK or (tif == IOC and priced)):
+        return RejectReason.NOT_ALLOWED_IN_AUCTION
+    return None
+
+
+def _validate_replace(market: Market, order: Order, cmd: ReplaceOrder) -> RejectReason | None:
+    if market.status == HALTED:
+        return RejectReason.MARKET_HALTED
+    if order.is_market:
+        return RejectReason.NOT_ALLOWED_IN_AUCTION
+    instrument = market.instrument
+    pending_stop = order.order_type >= STOP_MARKET
+    has_limit = order.order_type in (LIMIT, STOP_LIMIT, TAKE_PROFIT_LIMIT)
+    if cmd.price_ticks is not None:
+        if not has_limit:
+            return RejectReason.PRICE_NOT_ALLOWED
+        if cmd.price_ticks <= 0:
+            return RejectReason.INVALID_PRICE
+        if cmd.price_ticks != order.price and not _within_band(market, cmd.price_ticks):
+            return RejectReason.PRICE_OUT_OF_BAND
+    if cmd.stop_price_ticks is not None:
+        if not pending_stop:
+            return RejectReason.STOP_PRICE_NOT_ALLOWED
+        if cmd.stop_price_ticks <= 0:
+            return RejectReason.INVALID_PRICE
+        if market.last_price and _stop_reached(order.order_type, order.side, cmd.stop_price_ticks, market.last_price):
+            return RejectReason.STOP_WOULD_TRIGGER_IMMEDIATELY
+    new_qty = order.qty if cmd.qty_lots is None else cmd.qty_lots
+    if new_qty <= 0:
+        return RejectReason.INVALID_QUANTITY
+    if new_qty <= order.qty - order.remaining:
+        return RejectReason.QUANTITY_BELOW_FILLED
+    if new_qty < instrument.min_qty_lots:
+        return RejectReason.QUANTITY_BELOW_MIN
+    if instrument.max_qty_lots is not None and new_qty > instrument.max_qty_lots:
+        return RejectReason.QUANTITY_ABOVE_MAX
+    new_price = order.price if cmd.price_ticks is None else cmd.price_ticks
+    new_stop = order.stop_price if cmd.stop_price_ticks is None else cmd.stop_price_ticks
+    if new_qty == order.qty and new_price == order.price and new_stop == order.stop_price:
+        return RejectReason.NOTHING_TO_CHANGE
+    if has_limit and new_price * new_qty * instrument.notional_per_tick_lot < instrument.min_notional:
+        return RejectReason.NOTIONAL_BELOW_MIN
+    if order.post_only and market.mode == CONTINUOUS and new_price != order.price:
+        if _crosses(market, order.side, new_price):
+            return RejectReason.POST_ONLY_WOULD_TAKE
+    return None
+
+
+def _crosses(market: Market, side: int, price: int) -> bool:
+    if side == BUY:
+        best_ask = market.asks.best_price()
+        return best_ask is not None and price >= best_ask
+    best_bid = market.bids.best_price()
+    return best_bid is not None and price <= best_bid
+
+
+def _within_band(market: Market, price: int) -> bool:
+    band = market.instrument.price_band_bps
+    reference = market.reference_price()
+    if band == 0 or reference == 0:
+        return True
+    low = -(-reference * (BPS_DENOMINATOR - band) // BPS_DENOMINATOR)
+    high = reference * (BPS_DENOMINATOR + band) // BPS_DENOMINATOR
+    return low <= price <= high
+
+
+def _market_limit(market: Market, side: int) -> int:
+    """The worst price a market order may reach: the edge of the price band around the
+    reference price (the touch, if there has been no trade), or no limit without a band."""
+    band = market.instrument.price_band_bps
+    if band == 0:
+        return NO_PRICE_CAP if side == BUY else 0
+    reference = market.reference_price()
+    if reference == 0:
+        touch = market.asks.best_price() if side == BUY else market.bids.best_price()
+        if touch is None:
+            return NO_PRICE_CAP if side == BUY else 0
+        reference = touch
+    if side == BUY:
+        return reference * (BPS_DENOMINATOR + band) // BPS_DENOMINATOR
+    return -(-reference * (BPS_DENOMINATOR - band) // BPS_DENOMINATOR)
+
+
+def _stop_reached(order_type: int, side: int, stop: int, last: int) -> bool:
+    if _triggers_upward(order_type, side):
+        return last >= stop
+    return last <= stop
+
+
+def _triggers_upward(order_type: int, side: int) -> bool:
+    """A buy stop and a sell take-profit wait for the price to rise; the others for a fall."""
+    is_stop = order_type == STOP_MARKET or order_type == STOP_LIMIT
+    return is_stop == (side == BUY)
+
+
+def _push_stop(market: Market, order: Order) -> None:
+    if _triggers_upward(order.order_type, order.side):
+        heappush(market.stops_up, (order.stop_price, order.order_id))
+    else:
+        heappush(market.stops_down, (-order.stop_price, order.order_id))
+
+
+def _refill(market: Market, level: Level, order: Order) -> None:
+    """An iceberg whose shown part is gone shows its next slice at the back of the level."""
+    level.unlink(order)
+    order.visible = min(order.peak, order.remaining)
+    order.priority = market.next_priority
+    market.next_priority += 1
+    level.append(order)
+
+
+def _session_close(instrument: Instrument, ts: int) -> int:
+    """When a DAY order placed at `ts` expires: the instrument's next session close, or the end
+    of the UTC day when the instrument sets none."""
+    offset = instrument.session_close_offset_ns or 0
+    close = ts - ts % NS_PER_DAY + offset
+    if close <= ts:
+        close += NS_PER_DAY
+    return close
+
+
+def _schedule_uncross(market: Market, ts: int) -> None:
+    interval = market.auction_interval_ns
+    market.next_uncross_ts = (ts // interval + 1) * interval if interval > 0 else 0
+
+
+def _total(level: Level) -> int:
+    total = 0
+    order = level.head
+    while order is not None:
+        total += order.remaining
+        order = order.next
+    return total
+
+
+def _level_event(symbol: str, side: int, level: Level) -> LevelUpdated:
+    return LevelUpdated(symbol, _SIDES[side], level.price, level.qty, level.count)
+
+
+def _replaced(order: Order, cmd: ReplaceOrder, priority_kept: bool) -> OrderReplaced:
+    has_limit = order.order_type in (LIMIT, STOP_LIMIT, TAKE_PROFIT_LIMIT)
+    pending_stop = order.order_type >= STOP_MARKET
+    return OrderReplaced(
+        order.order_id,
+        order.account_id,
+        order.symbol,
+        order.price if has_limit else None,
+        order.stop_price if pending_stop else None,
+        order.qty,
+        order.remaining,
+        priority_kept,
+        cmd,
+    )
+
+
+def _order_id_of(order: Order) -> int:
+    return order.order_id
+
+
+def _touched_key(item: tuple[tuple[int, int], Level]) -> tuple[int, int]:
+    (side, price), _ = item
+    return (side, -price if side == BUY else price)
