@@ -14,7 +14,9 @@ PURE_PACKAGES = ("domain", "engine", "risk", "ledger", "core")
 SRC = Path(__file__).resolve().parents[2] / "src" / "venue"
 
 BANNED = {
-    "clock (time module)": re.compile(r"^\s*(import time\b|from time import)|\btime\.(time|monotonic|perf_counter)"),
+    "clock (time module)": re.compile(
+        r"^\s*(import time\b|from time import)|\btime\.(time|monotonic|perf_counter)"
+    ),
     "clock (datetime.now/utcnow/today)": re.compile(r"\b(datetime|date)\.(now|utcnow|today)\("),
     "randomness": re.compile(r"^\s*(import random\b|from random import)|\brandom\.|\bsecrets\."),
     "uuid": re.compile(r"^\s*(import uuid\b|from uuid import)|\buuid\d?\("),
@@ -27,7 +29,10 @@ OPT_OUT = re.compile(r"#\s*det-ok:\s*\S")
 
 def pure_sources() -> list[Path]:
     return sorted(
-        path for package in PURE_PACKAGES if (SRC / package).is_dir() for path in (SRC / package).rglob("*.py")
+        path
+        for package in PURE_PACKAGES
+        if (SRC / package).is_dir()
+        for path in (SRC / package).rglob("*.py")
     )
 
 
@@ -61,6 +66,12 @@ def test_the_tidy_check_catches_each_banned_thing(tmp_path: Path) -> None:
     )
     # relative_to(SRC) would fail for a temp file, so check patterns directly.
     lines = offender.read_text().splitlines()
-    hits = {what for line in lines if not OPT_OUT.search(line) for what, p in BANNED.items() if p.search(line)}
+    hits = {
+        what
+        for line in lines
+        if not OPT_OUT.search(line)
+        for what, p in BANNED.items()
+        if p.search(line)
+    }
     assert hits == set(BANNED)
     assert not any(p.search(lines[-1]) for p in BANNED.values()) or OPT_OUT.search(lines[-1])

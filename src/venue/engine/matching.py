@@ -37,7 +37,6 @@ from venue.domain.commands import (
 from venue.domain.events import (
     AuctionIndicative,
     AuctionUncrossed,
-    CommandRejected,
     Event,
     InstrumentAdded,
     LevelUpdated,
@@ -156,7 +155,9 @@ class MatchingEngine:
 
     # ------------------------------------------------------------------ administration
 
-    def add_instrument(self, instrument: Instrument, ts: int, out: list[Event]) -> RejectReason | None:
+    def add_instrument(
+        self, instrument: Instrument, ts: int, out: list[Event]
+    ) -> RejectReason | None:
         if instrument.symbol in self.markets:
             return RejectReason.DUPLICATE_SYMBOL
         if instrument_problem(instrument) is not None:
@@ -204,7 +205,9 @@ class MatchingEngine:
             if interval is not None:
                 market.auction_interval_ns = interval
             _schedule_uncross(market, ts)
-        out.append(MarketStatusChanged(market.symbol, MarketStatus(market.status), MarketMode(market.mode)))
+        out.append(
+            MarketStatusChanged(market.symbol, MarketStatus(market.status), MarketMode(market.mode))
+        )
         if market.mode == CALL:
             self._indicative(market, out)
         return None
@@ -288,7 +291,9 @@ class MatchingEngine:
             return RejectReason.UNKNOWN_ORDER
         market = self.markets[order.symbol]
         out.append(
-            OrderCanceled(order.order_id, order.account_id, order.symbol, order.remaining, CancelReason.USER)
+            OrderCanceled(
+                order.order_id, order.account_id, order.symbol, order.remaining, CancelReason.USER
+            )
         )
         self._remove_live(market, order, out)
         if market.mode == CALL:
@@ -310,7 +315,9 @@ class MatchingEngine:
             market = self.markets[order.symbol]
             touched[order.symbol] = market
             out.append(
-                OrderCanceled(order.order_id, order.account_id, order.symbol, order.remaining, reason)
+                OrderCanceled(
+                    order.order_id, order.account_id, order.symbol, order.remaining, reason
+                )
             )
             self._remove_live(market, order, out)
         for market in touched.values():
@@ -400,14 +407,15 @@ class MatchingEngine:
             else:
                 self._rest(market, order, out)
             return
-        if is_market:
-            limit = _market_limit(market, order.side)
-        else:
-            limit = order.price
+        limit = _market_limit(market, order.side) if is_market else order.price
         if order.tif == FOK and not self._fok_fillable(market, order, limit):
             out.append(
                 OrderCanceled(
-                    order.order_id, order.account_id, order.symbol, order.remaining, CancelReason.FOK_NOT_FILLED
+                    order.order_id,
+                    order.account_id,
+                    order.symbol,
+                    order.remaining,
+                    CancelReason.FOK_NOT_FILLED,
                 )
             )
             return
@@ -416,7 +424,11 @@ class MatchingEngine:
             return
         if is_market or order.tif == IOC or order.tif == FOK:
             reason = CancelReason.MARKET_REMAINDER if is_market else CancelReason.IOC_REMAINDER
-            out.append(OrderCanceled(order.order_id, order.account_id, order.symbol, order.remaining, reason))
+            out.append(
+                OrderCanceled(
+                    order.order_id, order.account_id, order.symbol, order.remaining, reason
+                )
+            )
             return
         self._rest(market, order, out)
 
@@ -439,7 +451,9 @@ class MatchingEngine:
                 opposite.drop_level(level)
             out.append(LevelUpdated(symbol, _SIDES[opposite.side], price, level.qty, level.count))
 
-    def _match_level(self, market: Market, level: Level, taker: Order, ts: int, out: list[Event]) -> None:
+    def _match_level(
+        self, market: Market, level: Level, taker: Order, ts: int, out: list[Event]
+    ) -> None:
         """Fill `taker` against one level, FIFO, until either is exhausted. The hot loop."""
         price = level.price
         symbol = market.symbol
@@ -500,21 +514,39 @@ class MatchingEngine:
         following = maker.next
         if mode == STP_CANCEL_OLDEST or mode == STP_CANCEL_BOTH:
             out.append(
-                OrderCanceled(maker.order_id, maker.account_id, maker.symbol, maker.remaining, CancelReason.SELF_TRADE)
+                OrderCanceled(
+                    maker.order_id,
+                    maker.account_id,
+                    maker.symbol,
+                    maker.remaining,
+                    CancelReason.SELF_TRADE,
+                )
             )
             self._unrest(market, level, maker)
             if mode == STP_CANCEL_OLDEST:
                 return following
         if mode != STP_DECREMENT:
             out.append(
-                OrderCanceled(taker.order_id, taker.account_id, taker.symbol, taker.remaining, CancelReason.SELF_TRADE)
+                OrderCanceled(
+                    taker.order_id,
+                    taker.account_id,
+                    taker.symbol,
+                    taker.remaining,
+                    CancelReason.SELF_TRADE,
+                )
             )
             taker.remaining = 0
             return following
         decrement = min(taker.remaining, maker.remaining)
         if maker.remaining == decrement:
             out.append(
-                OrderCanceled(maker.order_id, maker.account_id, maker.symbol, decrement, CancelReason.SELF_TRADE)
+                OrderCanceled(
+                    maker.order_id,
+                    maker.account_id,
+                    maker.symbol,
+                    decrement,
+                    CancelReason.SELF_TRADE,
+                )
             )
             self._unrest(market, level, maker)
         else:
@@ -522,19 +554,33 @@ class MatchingEngine:
             shown = min(decrement, maker.visible)
             maker.visible -= shown
             level.qty -= shown
-            out.append(OrderReduced(maker.order_id, maker.account_id, maker.symbol, decrement, maker.remaining))
+            out.append(
+                OrderReduced(
+                    maker.order_id, maker.account_id, maker.symbol, decrement, maker.remaining
+                )
+            )
             if maker.visible == 0:
                 _refill(market, level, maker)
                 if following is None:
                     following = maker
         if taker.remaining == decrement:
             out.append(
-                OrderCanceled(taker.order_id, taker.account_id, taker.symbol, decrement, CancelReason.SELF_TRADE)
+                OrderCanceled(
+                    taker.order_id,
+                    taker.account_id,
+                    taker.symbol,
+                    decrement,
+                    CancelReason.SELF_TRADE,
+                )
             )
             taker.remaining = 0
         else:
             taker.remaining -= decrement
-            out.append(OrderReduced(taker.order_id, taker.account_id, taker.symbol, decrement, taker.remaining))
+            out.append(
+                OrderReduced(
+                    taker.order_id, taker.account_id, taker.symbol, decrement, taker.remaining
+                )
+            )
         return following
 
     def _fok_fillable(self, market: Market, taker: Order, limit: int) -> bool:
@@ -575,7 +621,9 @@ class MatchingEngine:
         market.next_priority += 1
         level.append(order)
         self._index(market, order)
-        out.append(LevelUpdated(market.symbol, _SIDES[order.side], order.price, level.qty, level.count))
+        out.append(
+            LevelUpdated(market.symbol, _SIDES[order.side], order.price, level.qty, level.count)
+        )
 
     def _unrest(self, market: Market, level: Level, order: Order) -> None:
         """Take a resting order out of its level and the index (the level may become empty;
@@ -633,7 +681,11 @@ class MatchingEngine:
             while heap and heap[0][0] * sign <= last * sign:
                 key, order_id = heappop(heap)
                 order = self.orders.get(order_id)
-                if order is not None and order.order_type >= STOP_MARKET and order.stop_price == key * sign:
+                if (
+                    order is not None
+                    and order.order_type >= STOP_MARKET
+                    and order.stop_price == key * sign
+                ):
                     heappush(pending, order_id)
 
     def _expire(self, market: Market, ts: int, out: list[Event]) -> bool:
@@ -644,7 +696,9 @@ class MatchingEngine:
             order = self.orders.get(order_id)
             if order is None or order.expire_ts != expire_ts:
                 continue
-            out.append(OrderExpired(order.order_id, order.account_id, order.symbol, order.remaining))
+            out.append(
+                OrderExpired(order.order_id, order.account_id, order.symbol, order.remaining)
+            )
             self._remove_live(market, order, out)
             expired = True
         return expired
@@ -688,10 +742,16 @@ class MatchingEngine:
         trade_id_before = self.next_trade_id
         if price is not None:
             buys = list(market.market_buys) + [
-                order for lvl in market.bids.sorted_levels() if lvl.price >= price for order in lvl.orders()
+                order
+                for lvl in market.bids.sorted_levels()
+                if lvl.price >= price
+                for order in lvl.orders()
             ]
             sells = list(market.market_sells) + [
-                order for lvl in market.asks.sorted_levels() if lvl.price <= price for order in lvl.orders()
+                order
+                for lvl in market.asks.sorted_levels()
+                if lvl.price <= price
+                for order in lvl.orders()
             ]
             i = 0
             j = 0
@@ -702,7 +762,11 @@ class MatchingEngine:
                     newer = buy if buy.order_id > sell.order_id else sell
                     out.append(
                         OrderCanceled(
-                            newer.order_id, newer.account_id, newer.symbol, newer.remaining, CancelReason.SELF_TRADE
+                            newer.order_id,
+                            newer.account_id,
+                            newer.symbol,
+                            newer.remaining,
+                            CancelReason.SELF_TRADE,
                         )
                     )
                     self._drop_from_auction(market, newer, touched)
@@ -747,7 +811,11 @@ class MatchingEngine:
             for order in list(queue):
                 out.append(
                     OrderCanceled(
-                        order.order_id, order.account_id, order.symbol, order.remaining, CancelReason.AUCTION_REMAINDER
+                        order.order_id,
+                        order.account_id,
+                        order.symbol,
+                        order.remaining,
+                        CancelReason.AUCTION_REMAINDER,
                     )
                 )
                 self._remove_live(market, order, out)
@@ -757,7 +825,9 @@ class MatchingEngine:
         if self.next_trade_id != trade_id_before:
             self._run_triggers(market, ts, out)
 
-    def _auction_fill(self, market: Market, order: Order, qty: int, touched: dict[tuple[int, int], Level]) -> None:
+    def _auction_fill(
+        self, market: Market, order: Order, qty: int, touched: dict[tuple[int, int], Level]
+    ) -> None:
         """Take `qty` off an order in an uncross: visible part first, then the hidden reserve."""
         order.remaining -= qty
         level = order.level
@@ -770,7 +840,9 @@ class MatchingEngine:
         if order.visible == 0 and order.remaining > 0:
             _refill(market, level, order)
 
-    def _drop_from_auction(self, market: Market, order: Order, touched: dict[tuple[int, int], Level]) -> None:
+    def _drop_from_auction(
+        self, market: Market, order: Order, touched: dict[tuple[int, int], Level]
+    ) -> None:
         level = order.level
         if level is not None:
             touched[(order.side, level.price)] = level
@@ -791,7 +863,8 @@ class MatchingEngine:
         for market in self.markets.values():
             crossed_allowed = market.mode == CALL
             problems.extend(
-                f"{market.symbol}: {p}" for p in check_book(market.bids, market.asks, crossed_allowed)
+                f"{market.symbol}: {p}"
+                for p in check_book(market.bids, market.asks, crossed_allowed)
             )
             for book_side in (market.bids, market.asks):
                 for level in book_side.levels.values():
@@ -801,7 +874,9 @@ class MatchingEngine:
                 resting[order.order_id] = order
             live = sum(1 for order in self.orders.values() if order.symbol == market.symbol)
             if live != market.order_count:
-                problems.append(f"{market.symbol}: order_count {market.order_count} but {live} live")
+                problems.append(
+                    f"{market.symbol}: order_count {market.order_count} but {live} live"
+                )
         for order_id, order in resting.items():
             if self.orders.get(order_id) is not order:
                 problems.append(f"order {order_id} rests but is missing from the index")
@@ -855,11 +930,18 @@ def _validate(market: Market, cmd: PlaceOrder, ts: int) -> RejectReason | None:
         return RejectReason.INVALID_DISPLAY_QUANTITY
     reference = market.reference_price()
     notional_price = price if price is not None else reference
-    if notional_price and notional_price * qty * instrument.notional_per_tick_lot < instrument.min_notional:
+    if (
+        notional_price
+        and notional_price * qty * instrument.notional_per_tick_lot < instrument.min_notional
+    ):
         return RejectReason.NOTIONAL_BELOW_MIN
     if price is not None and not _within_band(market, price):
         return RejectReason.PRICE_OUT_OF_BAND
-    if stop is not None and market.last_price and _stop_reached(order_type, int(cmd.side), stop, market.last_price):
+    if (
+        stop is not None
+        and market.last_price
+        and _stop_reached(order_type, int(cmd.side), stop, market.last_price)
+    ):
         return RejectReason.STOP_WOULD_TRIGGER_IMMEDIATELY
     if market.order_count >= instrument.max_book_orders:
         return RejectReason.BOOK_FULL
@@ -912,7 +994,9 @@ def _validate_replace(market: Market, order: Order, cmd: ReplaceOrder) -> Reject
             return RejectReason.STOP_PRICE_NOT_ALLOWED
         if cmd.stop_price_ticks <= 0:
             return RejectReason.INVALID_PRICE
-        if market.last_price and _stop_reached(order.order_type, order.side, cmd.stop_price_ticks, market.last_price):
+        if market.last_price and _stop_reached(
+            order.order_type, order.side, cmd.stop_price_ticks, market.last_price
+        ):
             return RejectReason.STOP_WOULD_TRIGGER_IMMEDIATELY
     new_qty = order.qty if cmd.qty_lots is None else cmd.qty_lots
     if new_qty <= 0:
@@ -927,7 +1011,10 @@ def _validate_replace(market: Market, order: Order, cmd: ReplaceOrder) -> Reject
     new_stop = order.stop_price if cmd.stop_price_ticks is None else cmd.stop_price_ticks
     if new_qty == order.qty and new_price == order.price and new_stop == order.stop_price:
         return RejectReason.NOTHING_TO_CHANGE
-    if has_limit and new_price * new_qty * instrument.notional_per_tick_lot < instrument.min_notional:
+    if (
+        has_limit
+        and new_price * new_qty * instrument.notional_per_tick_lot < instrument.min_notional
+    ):
         return RejectReason.NOTIONAL_BELOW_MIN
     if order.post_only and market.mode == CONTINUOUS and new_price != order.price:
         if _crosses(market, order.side, new_price):
