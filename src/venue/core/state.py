@@ -13,8 +13,7 @@ from __future__ import annotations
 
 import hashlib
 
-import msgspec
-
+from venue.core.snapshot import decode_image, encode_image, engine_from_image, image_of
 from venue.domain.commands import (
     AddInstrument,
     CancelAllOrders,
@@ -33,8 +32,6 @@ from venue.domain.events import CommandRejected, Event, SnapshotMarked
 from venue.domain.reject import RejectReason
 from venue.domain.values import CancelReason
 from venue.engine.matching import MatchingEngine
-
-SNAPSHOT_VERSION = 1
 
 
 class SequenceError(RuntimeError):
@@ -55,7 +52,21 @@ class VenueState:
     def state_hash(self) -> str:
         """SHA-256 of the canonical encoding of the whole state; equal on every machine for
         equal states (unlike Python's `hash()`, which is salted per process)."""
-        return hashlib.sha256(msgspec.msgpack.encode(snapshot_data(self))).hexdigest()
+        return hashlib.sha256(self.snapshot()).hexdigest()
+
+    def snapshot(self) -> bytes:
+        """The whole state, canonically encoded (see core/snapshot.py)."""
+        return encode_image(image_of(self.engine, self.last_seq, self.last_ts_ns))
+
+    @classmethod
+    def from_snapshot(cls, data: bytes) -> VenueState:
+        """The state a `snapshot()` was taken of; its `state_hash()` is the same."""
+        image = decode_image(data)
+        state = cls()
+        state.engine = engine_from_image(image)
+        state.last_seq = image.last_seq
+        state.last_ts_ns = image.last_ts_ns
+        return state
 
 
 def apply(state: VenueState, sequenced: SequencedCommand) -> list[Event]:
@@ -108,48 +119,3 @@ def apply(state: VenueState, sequenced: SequencedCommand) -> list[Event]:
     if reason is not None:
         out.append(CommandRejected(reason, command))
     return out
-
-
-def snapshot_data(state: VenueState) -> list[object]:
-    """The whole state as plain, canonically ordered data (the base of hash and snapshots)."""
-    engine = state.engine
-    markets: list[object] = []
-    for symbol in sorted(engine.markets):
-        market = engine.markets[symbol]
-        live = sorted(
-            (order for order in engine.orders.values() if order.symbol == symbol),
-            key=lambda order: order.order_id,
-        )
-        markets.append(
-            [
-                market.instrument,
-                market.status,
-                market.mode,
-                market.last_price,
-                market.next_priority,
-                market.auction_interval_ns,
-                market.next_uncross_ts,
-                [
-                    [
-                        order.order_id,
-                        order.command,
-                        order.side,
-                        order.order_type,
-                        order.price,
-                        order.stop_price,
-                        order.qty,
-                        order.remaining,
-                        order.visible,
-                        order.peak,
-                        order.tif,
-                        order.expire_ts,
-                        order.stp,
-                        order.priority,
-                        order.is_market,
-                        order.level is not None,
-                    ]
-                    for order in live
-                ],
-            ]
-        )
-    return [SNAPSHOT_VERSION, state.last_seq, state.last_ts_ns, engine.next_trade_id, markets]

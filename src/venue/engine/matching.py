@@ -388,7 +388,7 @@ class MatchingEngine:
         order.price = new_price
         if cmd.stop_price_ticks is not None and cmd.stop_price_ticks != order.stop_price:
             order.stop_price = cmd.stop_price_ticks
-            _push_stop(market, order)
+            push_stop(market, order)
         out.append(_replaced(order, cmd, True))
 
     # ------------------------------------------------------------------ execution
@@ -651,7 +651,7 @@ class MatchingEngine:
 
     def _add_stop(self, market: Market, order: Order) -> None:
         self._index(market, order)
-        _push_stop(market, order)
+        push_stop(market, order)
 
     def _run_triggers(self, market: Market, ts: int, out: list[Event]) -> None:
         """Trigger every stop the last price has reached, in order id (placement) order; each
@@ -1069,7 +1069,7 @@ def _triggers_upward(order_type: int, side: int) -> bool:
     return is_stop == (side == BUY)
 
 
-def _push_stop(market: Market, order: Order) -> None:
+def push_stop(market: Market, order: Order) -> None:
     if _triggers_upward(order.order_type, order.side):
         heappush(market.stops_up, (order.stop_price, order.order_id))
     else:
