@@ -38,6 +38,9 @@ class PlaceOrder(msgspec.Struct, frozen=True, gc=False, array_like=True, tag=Tru
     display_qty_lots: int | None = None
     stp: SelfTradePrevention = SelfTradePrevention.CANCEL_NEWEST
     client_order_id: str | None = None
+    quote_qty: int | None = None
+    """Market buys only: spend at most this much quote (minor units, fees included). The
+    order's `qty_lots` still caps the lots bought."""
 
 
 class CancelOrder(msgspec.Struct, frozen=True, gc=False, array_like=True, tag=True):
@@ -99,6 +102,59 @@ class TakeSnapshot(msgspec.Struct, frozen=True, gc=False, array_like=True, tag=T
     """Marks the place of a snapshot in the journal; the core answers with the state hash."""
 
 
+class CreateAccount(msgspec.Struct, frozen=True, gc=False, array_like=True, tag=True):
+    """Open an account; its id is the seq of this command."""
+
+    fee_tier: str = "default"
+    risk_profile: str = "default"
+
+
+class UpdateAccount(msgspec.Struct, frozen=True, gc=False, array_like=True, tag=True):
+    account_id: int
+    fee_tier: str | None = None
+    risk_profile: str | None = None
+
+
+class Deposit(msgspec.Struct, frozen=True, gc=False, array_like=True, tag=True):
+    account_id: int
+    asset: str
+    amount: int
+
+
+class Withdraw(msgspec.Struct, frozen=True, gc=False, array_like=True, tag=True):
+    account_id: int
+    asset: str
+    amount: int
+
+
+class SetFeeTier(msgspec.Struct, frozen=True, gc=False, array_like=True, tag=True):
+    """Create or change a fee tier. A negative maker fee is a rebate."""
+
+    name: str
+    maker_bps: int
+    taker_bps: int
+
+
+class SetRiskProfile(msgspec.Struct, frozen=True, gc=False, array_like=True, tag=True):
+    """Create or change a risk profile; None means no limit. Notional and loss limits are in
+    minor units of the instrument's quote asset."""
+
+    name: str
+    max_open_orders: int | None = None
+    max_order_notional: int | None = None
+    max_position_lots: int | None = None
+    max_orders_per_second: int | None = None
+    daily_loss_limit: int | None = None
+
+
+class SetKillSwitch(msgspec.Struct, frozen=True, gc=False, array_like=True, tag=True):
+    """Switch an account's kill switch (or the venue's, with account_id None) on or off.
+    Switching on cancels the open orders it covers."""
+
+    account_id: int | None
+    active: bool
+
+
 Command = (
     PlaceOrder
     | CancelOrder
@@ -111,6 +167,13 @@ Command = (
     | Uncross
     | Tick
     | TakeSnapshot
+    | CreateAccount
+    | UpdateAccount
+    | Deposit
+    | Withdraw
+    | SetFeeTier
+    | SetRiskProfile
+    | SetKillSwitch
 )
 
 

@@ -152,6 +152,85 @@ class SnapshotMarked(msgspec.Struct, frozen=True, gc=False, array_like=True, tag
     state_hash: str
 
 
+class AccountCreated(msgspec.Struct, frozen=True, gc=False, array_like=True, tag=True):
+    account_id: int
+    fee_tier: str
+    risk_profile: str
+
+
+class AccountUpdated(msgspec.Struct, frozen=True, gc=False, array_like=True, tag=True):
+    account_id: int
+    fee_tier: str
+    risk_profile: str
+
+
+class FeeTierSet(msgspec.Struct, frozen=True, gc=False, array_like=True, tag=True):
+    name: str
+    maker_bps: int
+    taker_bps: int
+
+
+class RiskProfileSet(msgspec.Struct, frozen=True, gc=False, array_like=True, tag=True):
+    name: str
+    max_open_orders: int | None
+    max_order_notional: int | None
+    max_position_lots: int | None
+    max_orders_per_second: int | None
+    daily_loss_limit: int | None
+
+
+class KillSwitchChanged(msgspec.Struct, frozen=True, gc=False, array_like=True, tag=True):
+    """`account_id` None is the venue-wide switch. `reason` says who switched it: an operator
+    ("manual") or the daily loss limit ("daily_loss_limit")."""
+
+    account_id: int | None
+    active: bool
+    reason: str
+
+
+class Posting(msgspec.Struct, frozen=True, gc=False, array_like=True):
+    """One double-entry line: `amount` of `asset` leaves the debited ledger account and enters
+    the credited one. A ledger account is (account id, bucket): bucket 1 is available, 2 held.
+    Account 0 is the venue's fee account; account -1 the outside world (deposits and
+    withdrawals). `trade_id` is 0 when the posting is not part of a trade."""
+
+    debit_account: int
+    debit_bucket: int
+    credit_account: int
+    credit_bucket: int
+    asset: str
+    amount: int
+    reason: str
+    trade_id: int
+
+
+class LedgerPosted(msgspec.Struct, frozen=True, gc=False, array_like=True, tag=True):
+    """Every posting of one command, in the order they were made (they sum to zero per asset)."""
+
+    postings: list[Posting]
+
+
+class BalanceChanged(msgspec.Struct, frozen=True, gc=False, array_like=True, tag=True):
+    """An account's balance in one asset after the command (one event per changed balance)."""
+
+    account_id: int
+    asset: str
+    available: int
+    held: int
+
+
+class PositionChanged(msgspec.Struct, frozen=True, gc=False, array_like=True, tag=True):
+    """Net position after the command; average cost is cost_basis / |net_lots| (readers derive
+    unrealized P&L from the last price)."""
+
+    account_id: int
+    symbol: str
+    net_lots: int
+    cost_basis: int
+    realized_pnl: int
+    fees_paid: int
+
+
 Event = (
     OrderAccepted
     | OrderRejected
@@ -168,4 +247,12 @@ Event = (
     | InstrumentAdded
     | MarketStatusChanged
     | SnapshotMarked
+    | AccountCreated
+    | AccountUpdated
+    | FeeTierSet
+    | RiskProfileSet
+    | KillSwitchChanged
+    | LedgerPosted
+    | BalanceChanged
+    | PositionChanged
 )

@@ -30,7 +30,9 @@ NO_PRICE_CAP: Final = (1 << 62) - 1
 class Order:
     """A live order: resting in a level, waiting in a call auction's market queue, or pending its
     trigger. `remaining` is what is still unfilled; `visible` the part shown in the book
-    (equal to `remaining` unless the order is an iceberg with `peak` > 0)."""
+    (equal to `remaining` unless the order is an iceberg with `peak` > 0). For a market order,
+    `price` is 0 or a cap: the highest price a market buy may pay (set by the core when the
+    order's funds were reserved up to that price)."""
 
     order_id: int
     account_id: int
@@ -49,6 +51,9 @@ class Order:
     post_only: bool
     priority: int
     is_market: bool
+    has_budget: bool
+    budget: int
+    budget_fee_bps: int
     level: Level | None
     prev: Order | None
     next: Order | None
@@ -85,6 +90,11 @@ class Order:
         self.post_only = command.post_only
         self.priority = 0
         self.is_market = False
+        # A market buy with a quote budget spends at most `budget` (quote minor units, fees at
+        # `budget_fee_bps` included) when `has_budget`.
+        self.has_budget = False
+        self.budget = 0
+        self.budget_fee_bps = 0
         self.level = None
         self.prev = None
         self.next = None

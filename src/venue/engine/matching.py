@@ -226,7 +226,9 @@ class MatchingEngine:
 
     def tick(self, ts: int, out: list[Event]) -> None:
         """Expire what is due and uncross the periodic auctions whose time has come."""
-        for market in self.markets.values():
+        # Sorted, not insertion order: a state restored from a snapshot must tick the same way.
+        for symbol in sorted(self.markets):
+            market = self.markets[symbol]
             expired = self._expire(market, ts, out)
             due = (
                 market.mode == CALL
@@ -243,14 +245,33 @@ class MatchingEngine:
     # ------------------------------------------------------------------ order entry
 
     def place(self, order_id: int, cmd: PlaceOrder, ts: int, out: list[Event]) -> None:
-        market = self.markets.get(cmd.symbol)
-        if market is None:
-            out.append(OrderRejected(order_id, RejectReason.UNKNOWN_SYMBOL, cmd))
-            return
-        reason = _validate(market, cmd, ts)
+        """Validate and enter a new order (the venue without accounts: nothing to reserve)."""
+        reason = self.validate_place(cmd, ts)
         if reason is not None:
             out.append(OrderRejected(order_id, reason, cmd))
             return
+        budget = cmd.quote_qty or 0
+        self.enter(order_id, cmd, ts, out, 0, budget, 0)
+
+    def validate_place(self, cmd: PlaceOrder, ts: int) -> RejectReason | None:
+        market = self.markets.get(cmd.symbol)
+        if market is None:
+            return RejectReason.UNKNOWN_SYMBOL
+        return _validate(market, cmd, ts)
+
+    def enter(
+        self,
+        order_id: int,
+        cmd: PlaceOrder,
+        ts: int,
+        out: list[Event],
+        cap_price: int,
+        budget: int,
+        budget_fee_bps: int,
+    ) -> None:
+        """Enter an order that passed `validate_place`: match, rest, queue or wait for its
+        trigger. `cap_price` bounds a market buy; `budget` bounds what it spends (see Order)."""
+        market = self.markets[cmd.symbol]
         order_type = int(cmd.order_type)
         tif = int(cmd.tif)
         price = cmd.price_ticks
@@ -266,7 +287,7 @@ class MatchingEngine:
             cmd,
             int(cmd.side),
             order_type,
-            0 if price is None else price,
+            cap_price if price is None else price,
             0 if stop is None else stop,
             cmd.qty_lots,
             0 if display is None else display,
@@ -274,6 +295,9 @@ class MatchingEngine:
             expire_ts,
             int(cmd.stp),
         )
+        order.has_budget = cmd.quote_qty is not None
+        order.budget = budget
+        order.budget_fee_bps = budget_fee_bps
         out.append(OrderAccepted(order_id, cmd))
         if order_type >= STOP_MARKET:
             self._add_stop(market, order)
@@ -284,6 +308,37 @@ class MatchingEngine:
             self._run_triggers(market, ts, out)
         if market.mode == CALL:
             self._indicative(market, out)
+
+    def validate_replace(self, cmd: ReplaceOrder) -> RejectReason | None:
+        order = self.orders.get(cmd.order_id)
+        if order is None or order.account_id != cmd.account_id:
+            return RejectReason.UNKNOWN_ORDER
+        return _validate_replace(self.markets[order.symbol], order, cmd)
+
+    def market_limit(self, symbol: str, side: int) -> int:
+        """The worst price a market order may reach now (see `_market_limit`)."""
+        return _market_limit(self.markets[symbol], side)
+
+    def buy_walk_cost(self, symbol: str, qty: int, account_id: int, fee_bps: int) -> int:
+        """An upper bound of what a market buy of `qty` lots can spend against the book as it is
+        now: the cheapest `qty` lots of other accounts, each lot with its fee rounded up."""
+        market = self.markets[symbol]
+        mult = market.instrument.notional_per_tick_lot
+        cost = 0
+        needed = qty
+        for price in sorted(market.asks.levels):
+            lot_notional = price * mult
+            per_lot = lot_notional - (-lot_notional * fee_bps // BPS_DENOMINATOR)
+            maker = market.asks.levels[price].head
+            while maker is not None and needed > 0:
+                if maker.account_id != account_id:
+                    take = min(needed, maker.remaining)
+                    cost += take * per_lot
+                    needed -= take
+                maker = maker.next
+            if needed == 0:
+                break
+        return cost
 
     def cancel(self, cmd: CancelOrder, out: list[Event]) -> RejectReason | None:
         order = self.orders.get(cmd.order_id)
@@ -407,7 +462,12 @@ class MatchingEngine:
             else:
                 self._rest(market, order, out)
             return
-        limit = _market_limit(market, order.side) if is_market else order.price
+        if is_market:
+            limit = _market_limit(market, order.side)
+            if order.price and order.side == BUY and order.price < limit:
+                limit = order.price
+        else:
+            limit = order.price
         if order.tif == FOK and not self._fok_fillable(market, order, limit):
             out.append(
                 OrderCanceled(
@@ -446,16 +506,27 @@ class MatchingEngine:
                     break
             elif price < limit:
                 break
-            self._match_level(market, level, taker, ts, out)
+            if taker.has_budget and taker.budget < _lot_cost(market, price, taker.budget_fee_bps):
+                break
+            exhausted = self._match_level(market, level, taker, ts, out)
             if level.count == 0:
                 opposite.drop_level(level)
             out.append(LevelUpdated(symbol, _SIDES[opposite.side], price, level.qty, level.count))
+            if exhausted:
+                break
 
     def _match_level(
         self, market: Market, level: Level, taker: Order, ts: int, out: list[Event]
-    ) -> None:
-        """Fill `taker` against one level, FIFO, until either is exhausted. The hot loop."""
+    ) -> bool:
+        """Fill `taker` against one level, FIFO, until either is exhausted. The hot loop.
+        Returns True when the taker's quote budget cannot buy one more lot."""
         price = level.price
+        budget_exhausted = False
+        lot_cost = 0
+        lot_notional = 0
+        if taker.has_budget:
+            lot_notional = price * market.instrument.notional_per_tick_lot
+            lot_cost = _lot_cost(market, price, taker.budget_fee_bps)
         symbol = market.symbol
         taker_id = taker.order_id
         taker_account = taker.account_id
@@ -468,6 +539,14 @@ class MatchingEngine:
                 maker = self._self_trade(market, level, maker, taker, out)
                 continue
             fill = taker.remaining if taker.remaining < maker.visible else maker.visible
+            if lot_cost:
+                affordable = taker.budget // lot_cost
+                if affordable == 0:
+                    budget_exhausted = True
+                    break
+                fill = min(fill, affordable)
+                notional = lot_notional * fill
+                taker.budget -= notional - (-notional * taker.budget_fee_bps // BPS_DENOMINATOR)
             maker.visible -= fill
             maker.remaining -= fill
             level.qty -= fill
@@ -504,6 +583,7 @@ class MatchingEngine:
             maker = following
         if traded:
             market.last_price = price
+        return budget_exhausted
 
     def _self_trade(
         self, market: Market, level: Level, maker: Order, taker: Order, out: list[Event]
@@ -708,7 +788,9 @@ class MatchingEngine:
     def _clearing(self, market: Market) -> ClearingResult:
         bids = [(lvl.price, _total(lvl)) for lvl in market.bids.levels.values()]
         asks = [(lvl.price, _total(lvl)) for lvl in market.asks.levels.values()]
-        market_buy = sum(order.remaining for order in market.market_buys)
+        # A capped market buy (see Order) bids like a limit order at its cap.
+        bids.extend((order.price, order.remaining) for order in market.market_buys if order.price)
+        market_buy = sum(order.remaining for order in market.market_buys if not order.price)
         market_sell = sum(order.remaining for order in market.market_sells)
         reference = market.reference_price()
         return clearing_price(bids, asks, market_buy, market_sell, reference or None)
@@ -741,7 +823,9 @@ class MatchingEngine:
         touched: dict[tuple[int, int], Level] = {}
         trade_id_before = self.next_trade_id
         if price is not None:
-            buys = list(market.market_buys) + [
+            buys = [
+                order for order in market.market_buys if not order.price or order.price >= price
+            ] + [
                 order
                 for lvl in market.bids.sorted_levels()
                 if lvl.price >= price
@@ -925,6 +1009,10 @@ def _validate(market: Market, cmd: PlaceOrder, ts: int) -> RejectReason | None:
     reason = _validate_time_in_force(market, cmd, order_type, priced, ts)
     if reason is not None:
         return reason
+    if cmd.quote_qty is not None:
+        reason = _validate_quote_qty(market, cmd, order_type)
+        if reason is not None:
+            return reason
     display = cmd.display_qty_lots
     if display is not None and (not priced or display <= 0 or display > qty):
         return RejectReason.INVALID_DISPLAY_QUANTITY
@@ -970,6 +1058,20 @@ def _validate_time_in_force(
     if cmd.display_qty_lots is not None and immediate:
         return RejectReason.INVALID_DISPLAY_QUANTITY
     if market.mode == CALL and (tif == FOK or (tif == IOC and priced)):
+        return RejectReason.NOT_ALLOWED_IN_AUCTION
+    return None
+
+
+def _validate_quote_qty(market: Market, cmd: PlaceOrder, order_type: int) -> RejectReason | None:
+    """A quote budget bounds what a market-type buy spends, while it matches continuously."""
+    market_type = order_type == MARKET or order_type == STOP_MARKET or order_type == TAKE_PROFIT
+    if not market_type or cmd.side != BUY:
+        return RejectReason.QUOTE_QTY_NOT_ALLOWED
+    if cmd.quote_qty is None or cmd.quote_qty <= 0:
+        return RejectReason.INVALID_AMOUNT
+    if cmd.tif == FOK:
+        return RejectReason.INVALID_TIME_IN_FORCE
+    if market.mode == CALL:
         return RejectReason.NOT_ALLOWED_IN_AUCTION
     return None
 
@@ -1074,6 +1176,13 @@ def push_stop(market: Market, order: Order) -> None:
         heappush(market.stops_up, (order.stop_price, order.order_id))
     else:
         heappush(market.stops_down, (-order.stop_price, order.order_id))
+
+
+def _lot_cost(market: Market, price: int, fee_bps: int) -> int:
+    """What one lot at `price` costs a budgeted buy: notional plus its fee, rounded up (the
+    same per-lot bound the ledger reserves, ledger/fees.py)."""
+    lot_notional = price * market.instrument.notional_per_tick_lot
+    return lot_notional - (-lot_notional * fee_bps // BPS_DENOMINATOR)
 
 
 def _refill(market: Market, level: Level, order: Order) -> None:

@@ -1,0 +1,221 @@
+"""Order entry with money behind it: the checks and reservation that come before the engine,
+and the kill switches after it (DESIGN.md §7).
+
+The order of checks for a new order, first failure wins:
+1. the account exists (the fee account does not trade); 2. venue and account kill switches;
+3. the engine's own validation (shape, tick/lot rules, band, post-only...); 4. the quote
+budget or price cap that bounds a market buy; 5. the risk profile (rate, open orders, order
+notional, position); 6. funds: the reservation must be available.
+Only then does anything change: the hold is taken and the engine enters the order.
+
+Reservation rules (each is documented again where the ledger keeps it, ledger/fees.py):
+- a sell holds its quantity in the base asset;
+- a priced buy holds, per lot, its notional at its limit price plus the taker fee, rounded up;
+- a market buy with a quote budget holds the budget and never spends more;
+- a market buy without one holds per lot at its price cap (the band's edge, or for a stop the
+  band above its trigger price), or, in a continuous market with no band, the exact cost of
+  the cheapest lots in the book now (the most it can pay, since it trades now or never).
+"""
+
+from __future__ import annotations
+
+from venue.domain.commands import CancelAllOrders, PlaceOrder, ReplaceOrder
+from venue.domain.events import Event, KillSwitchChanged
+from venue.domain.reject import RejectReason
+from venue.domain.values import BPS_DENOMINATOR, CancelReason, OrderType, Side
+from venue.engine.book import NO_PRICE_CAP
+from venue.engine.matching import CALL, MatchingEngine
+from venue.ledger.accounts import FEE_ACCOUNT_ID, Account
+from venue.ledger.fees import FeeTier, buy_reserve_per_lot
+from venue.ledger.ledger import Ledger
+from venue.risk.limits import (
+    RiskProfile,
+    check_amendment,
+    check_order,
+    loss_limit_breached,
+    rate_exceeded,
+)
+
+_PRICED = (OrderType.LIMIT, OrderType.STOP_LIMIT, OrderType.TAKE_PROFIT_LIMIT)
+
+
+class Funding:
+    """What a new order will hold: `amount` of its asset, `per_lot` (0 for a lump hold), the
+    cap price a market buy may not pass, and the quote budget it may not exceed."""
+
+    amount: int
+    per_lot: int
+    cap_price: int
+    budget: int
+
+    def __init__(self, amount: int, per_lot: int, cap_price: int, budget: int) -> None:
+        self.amount = amount
+        self.per_lot = per_lot
+        self.cap_price = cap_price
+        self.budget = budget
+
+
+class Trading:
+    """The engine, the ledger and the risk profiles, used together for one command."""
+
+    engine: MatchingEngine
+    ledger: Ledger
+    profiles: dict[str, RiskProfile]
+    venue_kill_switch: bool
+
+    def __init__(self, engine: MatchingEngine, ledger: Ledger) -> None:
+        self.engine = engine
+        self.ledger = ledger
+        self.profiles = {"default": RiskProfile("default")}
+        self.venue_kill_switch = False
+
+    # ------------------------------------------------------------------ new orders
+
+    def place(
+        self, order_id: int, cmd: PlaceOrder, ts: int, out: list[Event]
+    ) -> RejectReason | None:
+        account = self.ledger.accounts.get(cmd.account_id)
+        if account is None or account.account_id == FEE_ACCOUNT_ID:
+            return RejectReason.UNKNOWN_ACCOUNT
+        if self.venue_kill_switch:
+            return RejectReason.VENUE_KILL_SWITCH
+        if account.kill_switch:
+            return RejectReason.ACCOUNT_KILL_SWITCH
+        reason = self.engine.validate_place(cmd, ts)
+        if reason is not None:
+            return reason
+        tier = self.ledger.tiers[account.fee_tier]
+        funding = self._funding(account, cmd, tier)
+        if funding is None:
+            return RejectReason.UNBOUNDED_MARKET_ORDER
+        reason = self._risk(account, cmd, funding, ts)
+        if reason is not None:
+            return reason
+        instrument = self.ledger.instruments[cmd.symbol]
+        is_buy = cmd.side == Side.BUY
+        asset = instrument.quote_asset if is_buy else instrument.base_asset
+        if funding.amount > self.ledger.available(account, asset):
+            return RejectReason.INSUFFICIENT_BALANCE
+        second = ts // 1_000_000_000
+        if account.rate_second != second:
+            account.rate_second = second
+            account.rate_count = 0
+        account.rate_count += 1
+        self.ledger.open_hold(
+            order_id, account, instrument, is_buy, funding.amount, funding.per_lot, tier
+        )
+        start = len(out)
+        self.engine.enter(order_id, cmd, ts, out, funding.cap_price, funding.budget, tier.taker_bps)
+        self.settle(out, start, ts)
+        return None
+
+    def _funding(self, account: Account, cmd: PlaceOrder, tier: FeeTier) -> Funding | None:
+        instrument = self.ledger.instruments[cmd.symbol]
+        if cmd.side == Side.SELL:
+            per_lot = instrument.base_units_per_lot
+            return Funding(cmd.qty_lots * per_lot, per_lot, 0, 0)
+        mult = instrument.notional_per_tick_lot
+        if cmd.order_type in _PRICED:
+            assert cmd.price_ticks is not None
+            per_lot = buy_reserve_per_lot(cmd.price_ticks, mult, tier.taker_bps)
+            return Funding(cmd.qty_lots * per_lot, per_lot, 0, 0)
+        if cmd.quote_qty is not None:
+            return Funding(cmd.quote_qty, 0, 0, cmd.quote_qty)
+        band = instrument.price_band_bps
+        if cmd.order_type != OrderType.MARKET:
+            if band == 0:
+                return None
+            assert cmd.stop_price_ticks is not None
+            cap = cmd.stop_price_ticks * (BPS_DENOMINATOR + band) // BPS_DENOMINATOR
+            per_lot = buy_reserve_per_lot(cap, mult, tier.taker_bps)
+            return Funding(cmd.qty_lots * per_lot, per_lot, cap, 0)
+        cap = self.engine.market_limit(cmd.symbol, Side.BUY)
+        if cap != NO_PRICE_CAP:
+            per_lot = buy_reserve_per_lot(cap, mult, tier.taker_bps)
+            return Funding(cmd.qty_lots * per_lot, per_lot, cap, 0)
+        if self.engine.markets[cmd.symbol].mode == CALL:
+            return None
+        cost = self.engine.buy_walk_cost(
+            cmd.symbol, cmd.qty_lots, account.account_id, tier.taker_bps
+        )
+        return Funding(cost, 0, 0, 0)
+
+    def _risk(
+        self, account: Account, cmd: PlaceOrder, funding: Funding, ts: int
+    ) -> RejectReason | None:
+        profile = self.profiles[account.risk_profile]
+        if rate_exceeded(
+            account.rate_second, account.rate_count, ts, profile.max_orders_per_second
+        ):
+            return RejectReason.ORDER_RATE_LIMIT
+        instrument = self.ledger.instruments[cmd.symbol]
+        price = (
+            cmd.price_ticks
+            or funding.cap_price
+            or self.engine.markets[cmd.symbol].reference_price()
+        )
+        notional = price * cmd.qty_lots * instrument.notional_per_tick_lot
+        if cmd.quote_qty is not None:
+            notional = cmd.quote_qty
+        position = account.positions.get(cmd.symbol)
+        net = 0 if position is None else position.net_lots
+        signed = cmd.qty_lots if cmd.side == Side.BUY else -cmd.qty_lots
+        return check_order(profile, account.open_orders, notional, net, signed)
+
+    # ------------------------------------------------------------------ amendments
+
+    def replace(self, cmd: ReplaceOrder, ts: int, out: list[Event]) -> RejectReason | None:
+        """Check that the account can fund the amended order, then let the engine amend it."""
+        order = self.engine.orders.get(cmd.order_id)
+        hold = self.ledger.holds.get(cmd.order_id)
+        if order is not None and hold is not None and order.account_id == cmd.account_id:
+            reason = self.engine.validate_replace(cmd)
+            if reason is not None:
+                return reason
+            new_qty = order.qty if cmd.qty_lots is None else cmd.qty_lots
+            new_remaining = new_qty - (order.qty - order.remaining)
+            new_price = order.price if cmd.price_ticks is None else cmd.price_ticks
+            account = hold.account
+            profile = self.profiles[account.risk_profile]
+            notional = (
+                new_price * new_qty * self.ledger.instruments[order.symbol].notional_per_tick_lot
+            )
+            position = account.positions.get(order.symbol)
+            net = 0 if position is None else position.net_lots
+            added = max(new_qty - order.qty, 0)
+            reason = check_amendment(profile, notional, net, added if hold.is_buy else -added)
+            if reason is not None:
+                return reason
+            needed = self.ledger.resize_needed(hold, new_price, new_remaining)
+            if needed > self.ledger.available(account, hold.asset):
+                return RejectReason.INSUFFICIENT_BALANCE
+        start = len(out)
+        reason = self.engine.replace(cmd, ts, out)
+        if reason is None:
+            self.settle(out, start, ts)
+        return reason
+
+    # ------------------------------------------------------------------ after the engine
+
+    def settle(self, out: list[Event], start: int, ts: int) -> None:
+        """Settle what the engine did; trip the kill switch of any account past its daily loss
+        limit (which cancels its orders, and those cancels settle too)."""
+        self.ledger.process(out, start, ts)
+        tripped = [
+            account
+            for account in self.ledger.traded_accounts.values()
+            if not account.kill_switch
+            and account.account_id != FEE_ACCOUNT_ID
+            and loss_limit_breached(self.profiles[account.risk_profile], account.day_pnl)
+        ]
+        for account in tripped:
+            account.kill_switch = True
+            out.append(KillSwitchChanged(account.account_id, True, "daily_loss_limit"))
+            self.cancel_account(account.account_id, out, ts, CancelReason.KILL_SWITCH)
+
+    def cancel_account(
+        self, account_id: int, out: list[Event], ts: int, reason: CancelReason
+    ) -> None:
+        start = len(out)
+        self.engine.cancel_all(CancelAllOrders(account_id), out, reason)
+        self.ledger.process(out, start, ts)

@@ -1,0 +1,1 @@
+"""Pure accounts, reservations, fees, double-entry postings and settlement (DESIGN.md §7)."""
