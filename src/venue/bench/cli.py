@@ -2,6 +2,193 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+from types import TracebackType
+from typing import Annotated
+
 import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn
+from rich.table import Table
+
+from venue.bench.engine import EndStateMismatch, EngineBenchResult, run_engine_bench
+from venue.bench.workload import EndStateReport, WorkloadError, expected_path
 
 bench_app = typer.Typer(help="Benchmarks on the standard workloads.", no_args_is_help=True)
+
+EXIT_WRONG_END_STATE = 1
+EXIT_BAD_INPUT = 2
+PROBLEMS_SHOWN = 10
+
+
+class ProgressReporter:
+    """Rich progress on stderr, refreshed only when the benchmark reports (between timed
+    loops): auto-refresh would run a thread that takes the GIL from the loop being timed."""
+
+    def __init__(self, console: Console) -> None:
+        self._progress = Progress(
+            TextColumn("{task.description:<18}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            console=console,
+            auto_refresh=False,
+            transient=True,
+        )
+        self._task: TaskID | None = None
+
+    def __enter__(self) -> ProgressReporter:
+        self._progress.start()
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        trace: TracebackType | None,
+    ) -> None:
+        self._progress.stop()
+
+    def phase(self, name: str, total: int) -> None:
+        if self._task is not None:
+            self._progress.remove_task(self._task)
+        self._task = self._progress.add_task(name, total=total)
+        self._progress.refresh()
+
+    def advance(self, done: int) -> None:
+        if self._task is not None:
+            self._progress.update(self._task, completed=done)
+            self._progress.refresh()
+
+
+@bench_app.command("engine")
+def engine_command(
+    workload: Annotated[
+        Path,
+        typer.Option(help="Workload file, e.g. ../shared/workloads/w1.csv.gz"),
+    ],
+    runs: Annotated[int, typer.Option(min=1, help="Timed runs; the median is reported.")] = 5,
+    json_output: Annotated[
+        bool, typer.Option("--json", help="Print one JSON object and nothing else on stdout.")
+    ] = False,
+    gc_enabled: Annotated[
+        bool,
+        typer.Option(
+            "--gc/--no-gc",
+            help="Keep the garbage collector enabled in the timed loops (the default, as the "
+            "server runs), or disable it there for comparison.",
+        ),
+    ] = True,
+    profile: Annotated[
+        bool,
+        typer.Option(help="After the runs, one more pass under cProfile; print the top 25."),
+    ] = False,
+) -> None:
+    """Replay a standard workload through core.apply: check its end state against the
+    workload's expected.json (fails on any difference), then report the median ops/s over
+    the runs and per-op p50/p99 latency."""
+    out = Console(highlight=False)
+    err = Console(stderr=True, highlight=False)
+    if not workload.is_file():
+        err.print(f"[red]no workload file at {workload}[/] (see ../shared/workloads/README.md)")
+        raise typer.Exit(EXIT_BAD_INPUT)
+    if not expected_path(workload).is_file():
+        err.print(
+            f"[red]no {expected_path(workload).name} beside {workload}[/]: "
+            "the end state cannot be checked, so nothing is measured"
+        )
+        raise typer.Exit(EXIT_BAD_INPUT)
+    try:
+        if json_output:
+            result = run_engine_bench(
+                workload, runs, gc_enabled=gc_enabled, profile_top=25 if profile else 0
+            )
+        else:
+            with ProgressReporter(err) as reporter:
+                result = run_engine_bench(
+                    workload,
+                    runs,
+                    gc_enabled=gc_enabled,
+                    reporter=reporter,
+                    profile_top=25 if profile else 0,
+                )
+    except EndStateMismatch as failure:
+        _report_mismatch(failure.report, workload, json_output, out, err)
+        raise typer.Exit(EXIT_WRONG_END_STATE) from None
+    except WorkloadError as failure:
+        err.print(f"[red]bad workload:[/] {failure}")
+        raise typer.Exit(EXIT_BAD_INPUT) from None
+    if json_output:
+        typer.echo(json.dumps(result.to_json()))
+        if result.profile:
+            err.print(result.profile, markup=False)
+        return
+    _print_result(result, out)
+    if result.profile:
+        out.print(result.profile, markup=False)
+
+
+def _report_mismatch(
+    report: EndStateReport, workload: Path, json_output: bool, out: Console, err: Console
+) -> None:
+    table = Table(title=f"END STATE WRONG: {workload}", title_style="bold red")
+    for column in ("figure", "expected", "actual", "", "source"):
+        table.add_column(column, justify="right" if column in ("expected", "actual") else "left")
+    for check in report.checks:
+        mark = "[green]ok[/]" if check.ok else "[bold red]DIFF[/]"
+        table.add_row(check.key, str(check.expected), str(check.actual), mark, check.source)
+    err.print(table)
+    for problem in report.problems[:PROBLEMS_SHOWN]:
+        err.print(f"[red]invariant broken:[/] {problem}", markup=True)
+    if len(report.problems) > PROBLEMS_SHOWN:
+        err.print(f"... and {len(report.problems) - PROBLEMS_SHOWN} more broken invariants")
+    err.print(
+        f"[bold red]{len(report.mismatches)} figure(s) differ from "
+        f"{expected_path(workload).name}; nothing was timed.[/]"
+    )
+    if json_output:
+        payload = {
+            "workload": str(workload),
+            "end_state_ok": False,
+            "mismatches": [
+                {"key": c.key, "expected": c.expected, "actual": c.actual, "source": c.source}
+                for c in report.mismatches
+            ],
+            "broken_invariants": report.problems[:PROBLEMS_SHOWN],
+        }
+        typer.echo(json.dumps(payload))
+
+
+def _print_result(result: EngineBenchResult, out: Console) -> None:
+    table = Table(title=f"venue bench engine: {result.workload}", show_header=False)
+    table.add_column("figure", style="bold")
+    table.add_column("value")
+    runs = ", ".join(f"{rate:,.0f}" for rate in result.ops_per_s_runs)
+    rows = [
+        ("end state", "[green]matches expected.json[/]"),
+        ("ops", f"{result.ops:,} ({result.events:,} events, {result.fills:,} fills)"),
+        ("ops/s (median)", f"[bold]{result.ops_per_s:,.0f}[/] over {result.runs} runs: {runs}"),
+        (
+            "latency per op",
+            f"p50 {result.p50_us:.2f} us, p99 {result.p99_us:.2f} us, "
+            f"p99.9 {result.p999_us:.2f} us, max {result.max_us:,.0f} us "
+            f"(timer overhead {result.timer_overhead_ns} ns included)",
+        ),
+        ("compiled", _compiled_text(result)),
+        ("garbage collector", result.gc),
+        ("peak RSS", f"{result.peak_rss_mb:,.0f} MiB (incl. the pre-built commands)"),
+        ("load", f"{result.load_s:.1f} s (untimed)"),
+        ("python", result.python),
+        ("state hash", result.state_hash),
+    ]
+    for name, value in rows:
+        table.add_row(name, value)
+    out.print(table)
+
+
+def _compiled_text(result: EngineBenchResult) -> str:
+    done = [name for name, compiled in result.compiled_modules.items() if compiled]
+    if not done:
+        return "no (pure Python; `make compile` builds the mypyc modules)"
+    label = "yes" if result.compiled else "partly"
+    return f"{label} (mypyc: {', '.join(done)})"

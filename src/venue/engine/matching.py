@@ -697,6 +697,9 @@ class MatchingEngine:
     def _rest(self, market: Market, order: Order, out: list[Event]) -> None:
         book_side = market.bids if order.side == BUY else market.asks
         level = book_side.level_for(order.price)
+        # What shows is set on entering the book: matching as a taker only counts `remaining`.
+        peak = order.peak
+        order.visible = order.remaining if peak == 0 or peak > order.remaining else peak
         order.priority = market.next_priority
         market.next_priority += 1
         level.append(order)

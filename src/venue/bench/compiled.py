@@ -1,0 +1,39 @@
+"""Which modules the optional mypyc build compiles, and whether this process runs them compiled.
+
+`tools/build_compiled.py` builds exactly `COMPILED_MODULES`, in place: each compiled module is
+a `.so` beside its `.py`, and Python's import system prefers the extension module. `make
+uncompile` deletes the `.so` files and the pure-Python source runs again, unchanged.
+
+This module imports nothing from the venue at import time, so the build tool can read the list
+without importing (and so locking in) the modules it is about to compile.
+"""
+
+from __future__ import annotations
+
+import importlib
+from importlib.machinery import EXTENSION_SUFFIXES
+
+COMPILED_MODULES: tuple[str, ...] = (
+    "venue.engine.book",
+    "venue.engine.matching",
+    "venue.engine.auction",
+    "venue.core.state",
+)
+
+# The two that decide the engine benchmark: `compiled` in its output means both are compiled.
+HOT_MODULES: tuple[str, ...] = ("venue.engine.book", "venue.engine.matching")
+
+
+def is_compiled(module_name: str) -> bool:
+    """True if the module was loaded from an extension (.so/.pyd), not from its .py."""
+    module = importlib.import_module(module_name)
+    path = getattr(module, "__file__", None) or ""
+    return any(path.endswith(suffix) for suffix in EXTENSION_SUFFIXES)
+
+
+def compiled_modules() -> dict[str, bool]:
+    return {name: is_compiled(name) for name in COMPILED_MODULES}
+
+
+def engine_is_compiled() -> bool:
+    return all(is_compiled(name) for name in HOT_MODULES)
