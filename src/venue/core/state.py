@@ -19,6 +19,7 @@ from __future__ import annotations
 import hashlib
 
 from venue.core import admin
+from venue.core.errors import SequenceError
 from venue.core.snapshot import decode_image, encode_image, image_of, restore_into
 from venue.core.trading import Trading
 from venue.domain.commands import (
@@ -47,10 +48,6 @@ from venue.domain.reject import RejectReason
 from venue.domain.values import CancelReason
 from venue.engine.matching import MatchingEngine
 from venue.ledger.ledger import Ledger
-
-
-class SequenceError(RuntimeError):
-    """The sequencer broke its contract: a gap or repeat in seq, or time going backwards."""
 
 
 class VenueState:

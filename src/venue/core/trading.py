@@ -21,10 +21,18 @@ from __future__ import annotations
 
 from venue.domain.commands import CancelAllOrders, PlaceOrder, ReplaceOrder
 from venue.domain.events import Event, KillSwitchChanged
+from venue.domain.instrument import Instrument
 from venue.domain.reject import RejectReason
-from venue.domain.values import BPS_DENOMINATOR, CancelReason, OrderType, Side
-from venue.engine.book import NO_PRICE_CAP
-from venue.engine.matching import CALL, MatchingEngine
+from venue.domain.values import BPS_DENOMINATOR, CancelReason
+from venue.engine.book import ABSENT, BUY, NO_PRICE_CAP, Order, order_from_command
+from venue.engine.matching import (
+    CALL,
+    LIMIT,
+    MARKET,
+    STOP_LIMIT,
+    TAKE_PROFIT_LIMIT,
+    MatchingEngine,
+)
 from venue.ledger.accounts import FEE_ACCOUNT_ID, Account
 from venue.ledger.fees import FeeTier, buy_reserve_per_lot
 from venue.ledger.ledger import Ledger
@@ -36,23 +44,19 @@ from venue.risk.limits import (
     rate_exceeded,
 )
 
-_PRICED = (OrderType.LIMIT, OrderType.STOP_LIMIT, OrderType.TAKE_PROFIT_LIMIT)
-
 
 class Funding:
-    """What a new order will hold: `amount` of its asset, `per_lot` (0 for a lump hold), the
-    cap price a market buy may not pass, and the quote budget it may not exceed."""
+    """What a new order will hold: `amount` of its asset, `per_lot` (0 for a lump hold), and the
+    cap price a market buy may not pass (0: none)."""
 
     amount: int
     per_lot: int
     cap_price: int
-    budget: int
 
-    def __init__(self, amount: int, per_lot: int, cap_price: int, budget: int) -> None:
+    def __init__(self, amount: int, per_lot: int, cap_price: int) -> None:
         self.amount = amount
         self.per_lot = per_lot
         self.cap_price = cap_price
-        self.budget = budget
 
 
 class Trading:
@@ -81,18 +85,19 @@ class Trading:
             return RejectReason.VENUE_KILL_SWITCH
         if account.kill_switch:
             return RejectReason.ACCOUNT_KILL_SWITCH
-        reason = self.engine.validate_place(cmd, ts)
+        order = order_from_command(order_id, cmd)
+        reason = self.engine.check(order, ts)
         if reason is not None:
             return reason
         tier = self.ledger.tiers[account.fee_tier]
-        funding = self._funding(account, cmd, tier)
+        instrument = self.ledger.instruments[order.symbol]
+        funding = self._funding(account, order, instrument, tier)
         if funding is None:
             return RejectReason.UNBOUNDED_MARKET_ORDER
-        reason = self._risk(account, cmd, funding, ts)
+        reason = self._risk(account, order, instrument, funding, ts)
         if reason is not None:
             return reason
-        instrument = self.ledger.instruments[cmd.symbol]
-        is_buy = cmd.side == Side.BUY
+        is_buy = order.side == BUY
         asset = instrument.quote_asset if is_buy else instrument.base_asset
         if funding.amount > self.ledger.available(account, asset):
             return RejectReason.INSUFFICIENT_BALANCE
@@ -105,61 +110,58 @@ class Trading:
             order_id, account, instrument, is_buy, funding.amount, funding.per_lot, tier
         )
         start = len(out)
-        self.engine.enter(order_id, cmd, ts, out, funding.cap_price, funding.budget, tier.taker_bps)
+        self.engine.admit(order, ts, out, funding.cap_price, tier.taker_bps)
         self.settle(out, start, ts)
         return None
 
-    def _funding(self, account: Account, cmd: PlaceOrder, tier: FeeTier) -> Funding | None:
-        instrument = self.ledger.instruments[cmd.symbol]
-        if cmd.side == Side.SELL:
+    def _funding(
+        self, account: Account, order: Order, instrument: Instrument, tier: FeeTier
+    ) -> Funding | None:
+        qty = order.qty
+        if order.side != BUY:
             per_lot = instrument.base_units_per_lot
-            return Funding(cmd.qty_lots * per_lot, per_lot, 0, 0)
+            return Funding(qty * per_lot, per_lot, 0)
         mult = instrument.notional_per_tick_lot
-        if cmd.order_type in _PRICED:
-            assert cmd.price_ticks is not None
-            per_lot = buy_reserve_per_lot(cmd.price_ticks, mult, tier.taker_bps)
-            return Funding(cmd.qty_lots * per_lot, per_lot, 0, 0)
-        if cmd.quote_qty is not None:
-            return Funding(cmd.quote_qty, 0, 0, cmd.quote_qty)
+        order_type = order.order_type
+        if order_type == LIMIT or order_type == STOP_LIMIT or order_type == TAKE_PROFIT_LIMIT:
+            per_lot = buy_reserve_per_lot(order.price, mult, tier.taker_bps)
+            return Funding(qty * per_lot, per_lot, 0)
+        if order.budget != ABSENT:
+            return Funding(order.budget, 0, 0)
         band = instrument.price_band_bps
-        if cmd.order_type != OrderType.MARKET:
+        if order_type != MARKET:
             if band == 0:
                 return None
-            assert cmd.stop_price_ticks is not None
-            cap = cmd.stop_price_ticks * (BPS_DENOMINATOR + band) // BPS_DENOMINATOR
+            cap = order.stop_price * (BPS_DENOMINATOR + band) // BPS_DENOMINATOR
             per_lot = buy_reserve_per_lot(cap, mult, tier.taker_bps)
-            return Funding(cmd.qty_lots * per_lot, per_lot, cap, 0)
-        cap = self.engine.market_limit(cmd.symbol, Side.BUY)
+            return Funding(qty * per_lot, per_lot, cap)
+        cap = self.engine.market_limit(order.symbol, BUY)
         if cap != NO_PRICE_CAP:
             per_lot = buy_reserve_per_lot(cap, mult, tier.taker_bps)
-            return Funding(cmd.qty_lots * per_lot, per_lot, cap, 0)
-        if self.engine.markets[cmd.symbol].mode == CALL:
+            return Funding(qty * per_lot, per_lot, cap)
+        if self.engine.markets[order.symbol].mode == CALL:
             return None
-        cost = self.engine.buy_walk_cost(
-            cmd.symbol, cmd.qty_lots, account.account_id, tier.taker_bps
-        )
-        return Funding(cost, 0, 0, 0)
+        cost = self.engine.buy_walk_cost(order.symbol, qty, account.account_id, tier.taker_bps)
+        return Funding(cost, 0, 0)
 
     def _risk(
-        self, account: Account, cmd: PlaceOrder, funding: Funding, ts: int
+        self, account: Account, order: Order, instrument: Instrument, funding: Funding, ts: int
     ) -> RejectReason | None:
         profile = self.profiles[account.risk_profile]
         if rate_exceeded(
             account.rate_second, account.rate_count, ts, profile.max_orders_per_second
         ):
             return RejectReason.ORDER_RATE_LIMIT
-        instrument = self.ledger.instruments[cmd.symbol]
-        price = (
-            cmd.price_ticks
-            or funding.cap_price
-            or self.engine.markets[cmd.symbol].reference_price()
-        )
-        notional = price * cmd.qty_lots * instrument.notional_per_tick_lot
-        if cmd.quote_qty is not None:
-            notional = cmd.quote_qty
-        position = account.positions.get(cmd.symbol)
+        if order.budget != ABSENT:
+            notional = order.budget
+        else:
+            price = order.price if order.price != ABSENT else funding.cap_price
+            if not price:
+                price = self.engine.markets[order.symbol].reference_price()
+            notional = price * order.qty * instrument.notional_per_tick_lot
+        position = account.positions.get(order.symbol)
         net = 0 if position is None else position.net_lots
-        signed = cmd.qty_lots if cmd.side == Side.BUY else -cmd.qty_lots
+        signed = order.qty if order.side == BUY else -order.qty
         return check_order(profile, account.open_orders, notional, net, signed)
 
     # ------------------------------------------------------------------ amendments

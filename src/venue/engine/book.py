@@ -25,6 +25,9 @@ SELL: Final = 2
 
 # Sentinel limits for orders with no price bound (market orders with no price band).
 NO_PRICE_CAP: Final = (1 << 62) - 1
+# An optional field the command left out, while an order is being validated (see
+# `order_from_command`); never seen once the order is admitted.
+ABSENT: Final = -(1 << 62)
 
 
 class Order:
@@ -103,6 +106,34 @@ class Order:
     @property
     def filled(self) -> int:
         return self.qty - self.remaining
+
+
+def order_from_command(order_id: int, cmd: PlaceOrder) -> Order:
+    """Read a PlaceOrder once into a native Order. Reading a msgspec struct's attribute is a
+    Python-level lookup, so the hot path reads each field exactly once, here; validation and
+    admission then work on native fields. Optional fields that are absent hold ABSENT until
+    the engine admits the order (`peak` is the display quantity, `budget` the quote budget)."""
+    price = cmd.price_ticks
+    stop = cmd.stop_price_ticks
+    display = cmd.display_qty_lots
+    expire = cmd.expire_ts_ns
+    quote_qty = cmd.quote_qty
+    order = Order(
+        order_id,
+        cmd,
+        cmd.side,
+        cmd.order_type,
+        ABSENT if price is None else price,
+        ABSENT if stop is None else stop,
+        cmd.qty_lots,
+        0,
+        cmd.tif,
+        ABSENT if expire is None else expire,
+        cmd.stp,
+    )
+    order.peak = ABSENT if display is None else display
+    order.budget = ABSENT if quote_qty is None else quote_qty
+    return order
 
 
 class Level:

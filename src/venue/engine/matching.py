@@ -10,8 +10,11 @@ Rules implemented here (each where it happens):
 - Post-only orders are rejected if they would take liquidity.
 - Icebergs show `peak` lots at a time; each refill goes to the back of its level.
 - Self-trade prevention follows the incoming order's mode; a self-trade never prints.
-- Stops and take-profits wait for the last trade price; every trade re-checks the triggers and
-  a cascade is resolved in trigger-order by order id (= placement seq) inside the command.
+- Stops and take-profits wait for the trade price: any trade at or through the stop price
+  triggers it (the highest and lowest prints of a sweep count, not only its last). Triggers run
+  after the order that moved the price; a cascade is resolved in order id (= placement seq)
+  order inside the command. A stop triggered by an opening auction acts in the continuous
+  market that follows it.
 - GTD and DAY orders expire when a Tick reaches their time.
 - Call mode collects orders without matching and uncrosses at one price (engine/auction.py).
 
@@ -61,7 +64,17 @@ from venue.domain.values import (
     Side,
 )
 from venue.engine.auction import ClearingResult, clearing_price
-from venue.engine.book import BUY, NO_PRICE_CAP, SELL, BookSide, Level, Order, check_book
+from venue.engine.book import (
+    ABSENT,
+    BUY,
+    NO_PRICE_CAP,
+    SELL,
+    BookSide,
+    Level,
+    Order,
+    check_book,
+    order_from_command,
+)
 
 # Plain-int mirrors of the domain enums, for the hot path.
 LIMIT: Final = 1
@@ -106,6 +119,16 @@ class Market:
     expiries: list[tuple[int, int]]
     auction_interval_ns: int
     next_uncross_ts: int
+    mult: int
+    min_qty: int
+    max_qty: int
+    min_notional: int
+    band_bps: int
+    max_book_orders: int
+    initial_reference: int
+    session_close_offset_ns: int
+    trade_high: int
+    trade_low: int
 
     def __init__(self, instrument: Instrument) -> None:
         self.instrument = instrument
@@ -126,13 +149,22 @@ class Market:
         self.expiries = []
         self.auction_interval_ns = instrument.auction_interval_ns
         self.next_uncross_ts = 0
+        # The instrument's figures the hot path reads, as native ints (0 means none).
+        self.mult = instrument.notional_per_tick_lot
+        self.min_qty = instrument.min_qty_lots
+        self.max_qty = instrument.max_qty_lots or 0
+        self.min_notional = instrument.min_notional
+        self.band_bps = instrument.price_band_bps
+        self.max_book_orders = instrument.max_book_orders
+        self.initial_reference = instrument.reference_price_ticks or 0
+        self.session_close_offset_ns = instrument.session_close_offset_ns or 0
+        # Highest and lowest trade price since the stop triggers last looked (0: no trade).
+        self.trade_high = 0
+        self.trade_low = 0
 
     def reference_price(self) -> int:
         """Last trade price, else the instrument's reference price, else 0 (none)."""
-        if self.last_price:
-            return self.last_price
-        reference = self.instrument.reference_price_ticks
-        return 0 if reference is None else reference
+        return self.last_price or self.initial_reference
 
     def best_bid(self) -> int | None:
         return self.bids.best_price()
@@ -198,8 +230,10 @@ class MatchingEngine:
         if new_mode == CONTINUOUS:
             if market.status == HALTED:
                 return RejectReason.MARKET_HALTED
-            self._uncross(market, ts, out)
+            traded = self._uncross(market, ts, out)
             market.mode = CONTINUOUS
+            if traded:
+                self._run_triggers(market, ts, out)
         else:
             market.mode = CALL
             if interval is not None:
@@ -220,7 +254,8 @@ class MatchingEngine:
             return RejectReason.NOT_IN_CALL_MODE
         if market.status == HALTED:
             return RejectReason.MARKET_HALTED
-        self._uncross(market, ts, out)
+        if self._uncross(market, ts, out):
+            self._run_triggers(market, ts, out)
         self._indicative(market, out)
         return None
 
@@ -236,8 +271,8 @@ class MatchingEngine:
                 and ts >= market.next_uncross_ts
             )
             if due:
-                if market.status == OPEN:
-                    self._uncross(market, ts, out)
+                if market.status == OPEN and self._uncross(market, ts, out):
+                    self._run_triggers(market, ts, out)
                 _schedule_uncross(market, ts)
             if market.mode == CALL and (due or expired):
                 self._indicative(market, out)
@@ -246,60 +281,46 @@ class MatchingEngine:
 
     def place(self, order_id: int, cmd: PlaceOrder, ts: int, out: list[Event]) -> None:
         """Validate and enter a new order (the venue without accounts: nothing to reserve)."""
-        reason = self.validate_place(cmd, ts)
+        order = order_from_command(order_id, cmd)
+        reason = self.check(order, ts)
         if reason is not None:
             out.append(OrderRejected(order_id, reason, cmd))
             return
-        budget = cmd.quote_qty or 0
-        self.enter(order_id, cmd, ts, out, 0, budget, 0)
+        self.admit(order, ts, out, 0, 0)
 
-    def validate_place(self, cmd: PlaceOrder, ts: int) -> RejectReason | None:
-        market = self.markets.get(cmd.symbol)
+    def check(self, order: Order, ts: int) -> RejectReason | None:
+        """Every rule a new order (from `order_from_command`) must pass, first failure wins."""
+        market = self.markets.get(order.symbol)
         if market is None:
             return RejectReason.UNKNOWN_SYMBOL
-        return _validate(market, cmd, ts)
+        return _validate(market, order, ts)
 
-    def enter(
-        self,
-        order_id: int,
-        cmd: PlaceOrder,
-        ts: int,
-        out: list[Event],
-        cap_price: int,
-        budget: int,
-        budget_fee_bps: int,
+    def admit(
+        self, order: Order, ts: int, out: list[Event], cap_price: int, budget_fee_bps: int
     ) -> None:
-        """Enter an order that passed `validate_place`: match, rest, queue or wait for its
-        trigger. `cap_price` bounds a market buy; `budget` bounds what it spends (see Order)."""
-        market = self.markets[cmd.symbol]
-        order_type = int(cmd.order_type)
-        tif = int(cmd.tif)
-        price = cmd.price_ticks
-        stop = cmd.stop_price_ticks
-        display = cmd.display_qty_lots
-        expire_ts = 0
+        """Enter an order that passed `check`: match, rest, queue or wait for its trigger.
+        `cap_price` bounds a market buy; a quote budget is spent at `budget_fee_bps`."""
+        market = self.markets[order.symbol]
+        if order.price == ABSENT:
+            order.price = cap_price
+        if order.stop_price == ABSENT:
+            order.stop_price = 0
+        if order.peak == ABSENT:
+            order.peak = 0
+        tif = order.tif
         if tif == GTD:
-            expire_ts = cmd.expire_ts_ns or 0
+            pass  # expire_ts is the command's
         elif tif == DAY:
-            expire_ts = _session_close(market.instrument, ts)
-        order = Order(
-            order_id,
-            cmd,
-            int(cmd.side),
-            order_type,
-            cap_price if price is None else price,
-            0 if stop is None else stop,
-            cmd.qty_lots,
-            0 if display is None else display,
-            tif,
-            expire_ts,
-            int(cmd.stp),
-        )
-        order.has_budget = cmd.quote_qty is not None
-        order.budget = budget
-        order.budget_fee_bps = budget_fee_bps
-        out.append(OrderAccepted(order_id, cmd))
-        if order_type >= STOP_MARKET:
+            order.expire_ts = _session_close(market, ts)
+        else:
+            order.expire_ts = 0
+        if order.budget == ABSENT:
+            order.budget = 0
+        else:
+            order.has_budget = True
+            order.budget_fee_bps = budget_fee_bps
+        out.append(OrderAccepted(order.order_id, order.command))
+        if order.order_type >= STOP_MARKET:
             self._add_stop(market, order)
             return
         trade_id_before = self.next_trade_id
@@ -309,12 +330,6 @@ class MatchingEngine:
         if market.mode == CALL:
             self._indicative(market, out)
 
-    def validate_replace(self, cmd: ReplaceOrder) -> RejectReason | None:
-        order = self.orders.get(cmd.order_id)
-        if order is None or order.account_id != cmd.account_id:
-            return RejectReason.UNKNOWN_ORDER
-        return _validate_replace(self.markets[order.symbol], order, cmd)
-
     def market_limit(self, symbol: str, side: int) -> int:
         """The worst price a market order may reach now (see `_market_limit`)."""
         return _market_limit(self.markets[symbol], side)
@@ -323,12 +338,10 @@ class MatchingEngine:
         """An upper bound of what a market buy of `qty` lots can spend against the book as it is
         now: the cheapest `qty` lots of other accounts, each lot with its fee rounded up."""
         market = self.markets[symbol]
-        mult = market.instrument.notional_per_tick_lot
         cost = 0
         needed = qty
         for price in sorted(market.asks.levels):
-            lot_notional = price * mult
-            per_lot = lot_notional - (-lot_notional * fee_bps // BPS_DENOMINATOR)
+            per_lot = _lot_cost(market, price, fee_bps)
             maker = market.asks.levels[price].head
             while maker is not None and needed > 0:
                 if maker.account_id != account_id:
@@ -339,6 +352,12 @@ class MatchingEngine:
             if needed == 0:
                 break
         return cost
+
+    def validate_replace(self, cmd: ReplaceOrder) -> RejectReason | None:
+        order = self.orders.get(cmd.order_id)
+        if order is None or order.account_id != cmd.account_id:
+            return RejectReason.UNKNOWN_ORDER
+        return _validate_replace(self.markets[order.symbol], order, cmd)
 
     def cancel(self, cmd: CancelOrder, out: list[Event]) -> RejectReason | None:
         order = self.orders.get(cmd.order_id)
@@ -525,7 +544,7 @@ class MatchingEngine:
         lot_cost = 0
         lot_notional = 0
         if taker.has_budget:
-            lot_notional = price * market.instrument.notional_per_tick_lot
+            lot_notional = price * market.mult
             lot_cost = _lot_cost(market, price, taker.budget_fee_bps)
         symbol = market.symbol
         taker_id = taker.order_id
@@ -583,6 +602,7 @@ class MatchingEngine:
             maker = following
         if traded:
             market.last_price = price
+            _note_trade_price(market, price)
         return budget_exhausted
 
     def _self_trade(
@@ -757,19 +777,28 @@ class MatchingEngine:
                 self._collect_triggered(market, pending)
 
     def _collect_triggered(self, market: Market, pending: list[int]) -> None:
-        last = market.last_price
-        if last == 0:
+        """Move every stop reached by a trade since the last look into `pending`: rising
+        triggers by the highest price traded, falling ones by the lowest."""
+        high = market.trade_high
+        low = market.trade_low
+        market.trade_high = 0
+        market.trade_low = 0
+        if high == 0:
             return
-        for heap, sign in ((market.stops_up, 1), (market.stops_down, -1)):
-            while heap and heap[0][0] * sign <= last * sign:
-                key, order_id = heappop(heap)
-                order = self.orders.get(order_id)
-                if (
-                    order is not None
-                    and order.order_type >= STOP_MARKET
-                    and order.stop_price == key * sign
-                ):
-                    heappush(pending, order_id)
+        rising = market.stops_up
+        while rising and rising[0][0] <= high:
+            stop, order_id = heappop(rising)
+            self._pend(order_id, stop, pending)
+        falling = market.stops_down
+        while falling and -falling[0][0] >= low:
+            negative_stop, order_id = heappop(falling)
+            self._pend(order_id, -negative_stop, pending)
+
+    def _pend(self, order_id: int, stop: int, pending: list[int]) -> None:
+        """Queue a triggered stop unless its heap entry is stale (canceled, or re-priced)."""
+        order = self.orders.get(order_id)
+        if order is not None and order.order_type >= STOP_MARKET and order.stop_price == stop:
+            heappush(pending, order_id)
 
     def _expire(self, market: Market, ts: int, out: list[Event]) -> bool:
         heap = market.expiries
@@ -816,84 +845,52 @@ class MatchingEngine:
             )
         )
 
-    def _uncross(self, market: Market, ts: int, out: list[Event]) -> None:
+    def _uncross(self, market: Market, ts: int, out: list[Event]) -> bool:
         """Execute everything that crosses at the uniform clearing price, in price-time
-        priority (market orders first); cancel unfilled market orders."""
-        result = self._clearing(market)
-        price = result.price
+        priority (market orders first); cancel unfilled market orders. Returns whether anything
+        traded: the caller runs the stop triggers, once the market is in its next mode."""
+        touched: dict[tuple[int, int], Level] = {}
+        price, buys, sells = self._auction_crossing(market, out, touched)
         volume = 0
         trades = 0
-        touched: dict[tuple[int, int], Level] = {}
-        trade_id_before = self.next_trade_id
-        if price is not None:
-            buys = [
-                order for order in market.market_buys if not order.price or order.price >= price
-            ] + [
-                order
-                for lvl in market.bids.sorted_levels()
-                if lvl.price >= price
-                for order in lvl.orders()
-            ]
-            sells = list(market.market_sells) + [
-                order
-                for lvl in market.asks.sorted_levels()
-                if lvl.price <= price
-                for order in lvl.orders()
-            ]
-            i = 0
-            j = 0
-            while i < len(buys) and j < len(sells):
-                buy = buys[i]
-                sell = sells[j]
-                if buy.account_id == sell.account_id:
-                    newer = buy if buy.order_id > sell.order_id else sell
-                    out.append(
-                        OrderCanceled(
-                            newer.order_id,
-                            newer.account_id,
-                            newer.symbol,
-                            newer.remaining,
-                            CancelReason.SELF_TRADE,
-                        )
-                    )
-                    self._drop_from_auction(market, newer, touched)
-                    if newer is buy:
-                        i += 1
-                    else:
-                        j += 1
-                    continue
-                qty = min(buy.remaining, sell.remaining)
-                self._auction_fill(market, buy, qty, touched)
-                self._auction_fill(market, sell, qty, touched)
-                maker, taker = (buy, sell) if buy.order_id < sell.order_id else (sell, buy)
-                trade_id = self.next_trade_id
-                self.next_trade_id = trade_id + 1
-                out.append(
-                    TradeExecuted(
-                        trade_id,
-                        market.symbol,
-                        price,
-                        qty,
-                        maker.order_id,
-                        taker.order_id,
-                        maker.account_id,
-                        taker.account_id,
-                        None,
-                        ts,
-                        maker.remaining,
-                        taker.remaining,
-                    )
+        i = 0
+        j = 0
+        while price is not None and i < len(buys) and j < len(sells):
+            buy = buys[i]
+            sell = sells[j]
+            qty = min(buy.remaining, sell.remaining)
+            self._auction_fill(market, buy, qty, touched)
+            self._auction_fill(market, sell, qty, touched)
+            maker, taker = (buy, sell) if buy.order_id < sell.order_id else (sell, buy)
+            trade_id = self.next_trade_id
+            self.next_trade_id = trade_id + 1
+            out.append(
+                TradeExecuted(
+                    trade_id,
+                    market.symbol,
+                    price,
+                    qty,
+                    maker.order_id,
+                    taker.order_id,
+                    maker.account_id,
+                    taker.account_id,
+                    None,
+                    ts,
+                    maker.remaining,
+                    taker.remaining,
                 )
-                volume += qty
-                trades += 1
-                if buy.remaining == 0:
-                    self._drop_from_auction(market, buy, touched)
-                    i += 1
-                if sell.remaining == 0:
-                    self._drop_from_auction(market, sell, touched)
-                    j += 1
-            if trades:
-                market.last_price = price
+            )
+            volume += qty
+            trades += 1
+            if buy.remaining == 0:
+                self._drop_from_auction(market, buy, touched)
+                i += 1
+            if sell.remaining == 0:
+                self._drop_from_auction(market, sell, touched)
+                j += 1
+        if trades and price is not None:
+            market.last_price = price
+            _note_trade_price(market, price)
         for queue in (market.market_buys, market.market_sells):
             for order in list(queue):
                 out.append(
@@ -909,8 +906,46 @@ class MatchingEngine:
         for (side, _), level in sorted(touched.items(), key=_touched_key):
             out.append(_level_event(market.symbol, side, level))
         out.append(AuctionUncrossed(market.symbol, price if trades else None, volume, trades))
-        if self.next_trade_id != trade_id_before:
-            self._run_triggers(market, ts, out)
+        return trades > 0
+
+    def _auction_crossing(
+        self, market: Market, out: list[Event], touched: dict[tuple[int, int], Level]
+    ) -> tuple[int | None, list[Order], list[Order]]:
+        """The clearing price and the orders that trade at it, in priority order. If pairing
+        them would match an account with itself, the newer of the two is canceled (a self-trade
+        never prints) and the price is found again without it: so the uncross never leaves
+        a crossed book behind."""
+        while True:
+            price = self._clearing(market).price
+            if price is None:
+                return None, [], []
+            buys = [
+                order for order in market.market_buys if not order.price or order.price >= price
+            ] + [
+                order
+                for lvl in market.bids.sorted_levels()
+                if lvl.price >= price
+                for order in lvl.orders()
+            ]
+            sells = list(market.market_sells) + [
+                order
+                for lvl in market.asks.sorted_levels()
+                if lvl.price <= price
+                for order in lvl.orders()
+            ]
+            newer = _first_self_match(buys, sells)
+            if newer is None:
+                return price, buys, sells
+            out.append(
+                OrderCanceled(
+                    newer.order_id,
+                    newer.account_id,
+                    newer.symbol,
+                    newer.remaining,
+                    CancelReason.SELF_TRADE,
+                )
+            )
+            self._drop_from_auction(market, newer, touched)
 
     def _auction_fill(
         self, market: Market, order: Order, qty: int, touched: dict[tuple[int, int], Level]
@@ -979,100 +1014,96 @@ class MatchingEngine:
 # ---------------------------------------------------------------------- rules as functions
 
 
-def _validate(market: Market, cmd: PlaceOrder, ts: int) -> RejectReason | None:
-    """Every check of a new order that needs no book walk, in a fixed order; first failure wins."""
+def _validate(market: Market, order: Order, ts: int) -> RejectReason | None:
+    """Every check of a new order that needs no book walk, in a fixed order; first failure wins.
+    The order's optional fields still hold ABSENT where the command left them out."""
     if market.status == HALTED:
         return RejectReason.MARKET_HALTED
-    instrument = market.instrument
-    qty = cmd.qty_lots
+    qty = order.qty
     if qty <= 0:
         return RejectReason.INVALID_QUANTITY
-    if qty < instrument.min_qty_lots:
+    if qty < market.min_qty:
         return RejectReason.QUANTITY_BELOW_MIN
-    if instrument.max_qty_lots is not None and qty > instrument.max_qty_lots:
+    if market.max_qty and qty > market.max_qty:
         return RejectReason.QUANTITY_ABOVE_MAX
-    order_type = int(cmd.order_type)
+    order_type = order.order_type
     priced = order_type == LIMIT or order_type == STOP_LIMIT or order_type == TAKE_PROFIT_LIMIT
-    price = cmd.price_ticks
+    price = order.price
     if priced:
-        if price is None:
+        if price == ABSENT:
             return RejectReason.PRICE_REQUIRED
         if price <= 0:
             return RejectReason.INVALID_PRICE
-    elif price is not None:
+    elif price != ABSENT:
         return RejectReason.PRICE_NOT_ALLOWED
-    stop = cmd.stop_price_ticks
+    stop = order.stop_price
     if order_type >= STOP_MARKET:
-        if stop is None:
+        if stop == ABSENT:
             return RejectReason.STOP_PRICE_REQUIRED
         if stop <= 0:
             return RejectReason.INVALID_PRICE
-    elif stop is not None:
+    elif stop != ABSENT:
         return RejectReason.STOP_PRICE_NOT_ALLOWED
-    reason = _validate_time_in_force(market, cmd, order_type, priced, ts)
+    reason = _validate_time_in_force(market, order, priced, ts)
     if reason is not None:
         return reason
-    if cmd.quote_qty is not None:
-        reason = _validate_quote_qty(market, cmd, order_type)
+    if order.budget != ABSENT:
+        reason = _validate_quote_qty(market, order)
         if reason is not None:
             return reason
-    display = cmd.display_qty_lots
-    if display is not None and (not priced or display <= 0 or display > qty):
+    display = order.peak
+    if display != ABSENT and (not priced or display <= 0 or display > qty):
         return RejectReason.INVALID_DISPLAY_QUANTITY
-    reference = market.reference_price()
-    notional_price = price if price is not None else reference
-    if (
-        notional_price
-        and notional_price * qty * instrument.notional_per_tick_lot < instrument.min_notional
-    ):
+    notional_price = price if priced else market.reference_price()
+    if notional_price and notional_price * qty * market.mult < market.min_notional:
         return RejectReason.NOTIONAL_BELOW_MIN
-    if price is not None and not _within_band(market, price):
+    if priced and not _within_band(market, price):
         return RejectReason.PRICE_OUT_OF_BAND
-    if (
-        stop is not None
-        and market.last_price
-        and _stop_reached(order_type, int(cmd.side), stop, market.last_price)
-    ):
-        return RejectReason.STOP_WOULD_TRIGGER_IMMEDIATELY
-    if market.order_count >= instrument.max_book_orders:
+    if stop != ABSENT and market.last_price:
+        if _stop_reached(order_type, order.side, stop, market.last_price):
+            return RejectReason.STOP_WOULD_TRIGGER_IMMEDIATELY
+    if market.order_count >= market.max_book_orders:
         return RejectReason.BOOK_FULL
-    if cmd.post_only and market.mode == CONTINUOUS and price is not None:
-        if _crosses(market, int(cmd.side), price):
+    if order.post_only and market.mode == CONTINUOUS and priced:
+        if _crosses(market, order.side, price):
             return RejectReason.POST_ONLY_WOULD_TAKE
     return None
 
 
 def _validate_time_in_force(
-    market: Market, cmd: PlaceOrder, order_type: int, priced: bool, ts: int
+    market: Market, order: Order, priced: bool, ts: int
 ) -> RejectReason | None:
-    tif = int(cmd.tif)
+    tif = order.tif
+    order_type = order.order_type
     immediate = tif == IOC or tif == FOK
     if order_type == MARKET and (tif == GTD or tif == DAY):
         return RejectReason.INVALID_TIME_IN_FORCE
+    expire = order.expire_ts
     if tif == GTD:
-        if cmd.expire_ts_ns is None:
+        if expire == ABSENT:
             return RejectReason.EXPIRE_TIME_REQUIRED
-        if cmd.expire_ts_ns <= ts:
+        if expire <= ts:
             return RejectReason.EXPIRE_TIME_IN_PAST
-    elif cmd.expire_ts_ns is not None:
+    elif expire != ABSENT:
         return RejectReason.EXPIRE_TIME_NOT_ALLOWED
-    if cmd.post_only and (order_type != LIMIT or immediate):
+    if order.post_only and (order_type != LIMIT or immediate):
         return RejectReason.POST_ONLY_NOT_ALLOWED
-    if cmd.display_qty_lots is not None and immediate:
+    if order.peak != ABSENT and immediate:
         return RejectReason.INVALID_DISPLAY_QUANTITY
     if market.mode == CALL and (tif == FOK or (tif == IOC and priced)):
         return RejectReason.NOT_ALLOWED_IN_AUCTION
     return None
 
 
-def _validate_quote_qty(market: Market, cmd: PlaceOrder, order_type: int) -> RejectReason | None:
+def _validate_quote_qty(market: Market, order: Order) -> RejectReason | None:
     """A quote budget bounds what a market-type buy spends, while it matches continuously."""
+    order_type = order.order_type
     market_type = order_type == MARKET or order_type == STOP_MARKET or order_type == TAKE_PROFIT
-    if not market_type or cmd.side != BUY:
+    if not market_type or order.side != BUY:
         return RejectReason.QUOTE_QTY_NOT_ALLOWED
-    if cmd.quote_qty is None or cmd.quote_qty <= 0:
+    if order.budget <= 0:
         return RejectReason.INVALID_AMOUNT
-    if cmd.tif == FOK:
+    if order.tif == FOK:
         return RejectReason.INVALID_TIME_IN_FORCE
     if market.mode == CALL:
         return RejectReason.NOT_ALLOWED_IN_AUCTION
@@ -1084,7 +1115,6 @@ def _validate_replace(market: Market, order: Order, cmd: ReplaceOrder) -> Reject
         return RejectReason.MARKET_HALTED
     if order.is_market:
         return RejectReason.NOT_ALLOWED_IN_AUCTION
-    instrument = market.instrument
     pending_stop = order.order_type >= STOP_MARKET
     has_limit = order.order_type in (LIMIT, STOP_LIMIT, TAKE_PROFIT_LIMIT)
     if cmd.price_ticks is not None:
@@ -1108,18 +1138,15 @@ def _validate_replace(market: Market, order: Order, cmd: ReplaceOrder) -> Reject
         return RejectReason.INVALID_QUANTITY
     if new_qty <= order.qty - order.remaining:
         return RejectReason.QUANTITY_BELOW_FILLED
-    if new_qty < instrument.min_qty_lots:
+    if new_qty < market.min_qty:
         return RejectReason.QUANTITY_BELOW_MIN
-    if instrument.max_qty_lots is not None and new_qty > instrument.max_qty_lots:
+    if market.max_qty and new_qty > market.max_qty:
         return RejectReason.QUANTITY_ABOVE_MAX
     new_price = order.price if cmd.price_ticks is None else cmd.price_ticks
     new_stop = order.stop_price if cmd.stop_price_ticks is None else cmd.stop_price_ticks
     if new_qty == order.qty and new_price == order.price and new_stop == order.stop_price:
         return RejectReason.NOTHING_TO_CHANGE
-    if (
-        has_limit
-        and new_price * new_qty * instrument.notional_per_tick_lot < instrument.min_notional
-    ):
+    if has_limit and new_price * new_qty * market.mult < market.min_notional:
         return RejectReason.NOTIONAL_BELOW_MIN
     if order.post_only and market.mode == CONTINUOUS and new_price != order.price:
         if _crosses(market, order.side, new_price):
@@ -1136,7 +1163,7 @@ def _crosses(market: Market, side: int, price: int) -> bool:
 
 
 def _within_band(market: Market, price: int) -> bool:
-    band = market.instrument.price_band_bps
+    band = market.band_bps
     reference = market.reference_price()
     if band == 0 or reference == 0:
         return True
@@ -1148,7 +1175,7 @@ def _within_band(market: Market, price: int) -> bool:
 def _market_limit(market: Market, side: int) -> int:
     """The worst price a market order may reach: the edge of the price band around the
     reference price (the touch, if there has been no trade), or no limit without a band."""
-    band = market.instrument.price_band_bps
+    band = market.band_bps
     if band == 0:
         return NO_PRICE_CAP if side == BUY else 0
     reference = market.reference_price()
@@ -1181,10 +1208,42 @@ def push_stop(market: Market, order: Order) -> None:
         heappush(market.stops_down, (-order.stop_price, order.order_id))
 
 
+def _first_self_match(buys: list[Order], sells: list[Order]) -> Order | None:
+    """Pair `buys` with `sells` as the uncross would (quantities only, nothing changes) and
+    return the newer order of the first pair that has one account on both sides."""
+    i = 0
+    j = 0
+    buy_left = buys[0].remaining if buys else 0
+    sell_left = sells[0].remaining if sells else 0
+    while i < len(buys) and j < len(sells):
+        buy = buys[i]
+        sell = sells[j]
+        if buy.account_id == sell.account_id:
+            return buy if buy.order_id > sell.order_id else sell
+        qty = min(buy_left, sell_left)
+        buy_left -= qty
+        sell_left -= qty
+        if buy_left == 0:
+            i += 1
+            buy_left = buys[i].remaining if i < len(buys) else 0
+        if sell_left == 0:
+            j += 1
+            sell_left = sells[j].remaining if j < len(sells) else 0
+    return None
+
+
+def _note_trade_price(market: Market, price: int) -> None:
+    """Widen the range of prices traded since the stop triggers last looked: a stop triggers
+    on any trade at or through its price, not only on the last one of a sweep."""
+    market.trade_high = max(market.trade_high, price)
+    if market.trade_low == 0 or price < market.trade_low:
+        market.trade_low = price
+
+
 def _lot_cost(market: Market, price: int, fee_bps: int) -> int:
     """What one lot at `price` costs a budgeted buy: notional plus its fee, rounded up (the
     same per-lot bound the ledger reserves, ledger/fees.py)."""
-    lot_notional = price * market.instrument.notional_per_tick_lot
+    lot_notional = price * market.mult
     return lot_notional - (-lot_notional * fee_bps // BPS_DENOMINATOR)
 
 
@@ -1197,11 +1256,10 @@ def _refill(market: Market, level: Level, order: Order) -> None:
     level.append(order)
 
 
-def _session_close(instrument: Instrument, ts: int) -> int:
+def _session_close(market: Market, ts: int) -> int:
     """When a DAY order placed at `ts` expires: the instrument's next session close, or the end
     of the UTC day when the instrument sets none."""
-    offset = instrument.session_close_offset_ns or 0
-    close = ts - ts % NS_PER_DAY + offset
+    close = ts - ts % NS_PER_DAY + market.session_close_offset_ns
     if close <= ts:
         close += NS_PER_DAY
     return close

@@ -39,11 +39,8 @@ from venue.ledger.accounts import (
     Balance,
     Hold,
 )
+from venue.ledger.errors import LedgerError
 from venue.ledger.fees import DEFAULT_TIERS, FeeTier, buy_reserve_per_lot, fee_on
-
-
-class LedgerError(RuntimeError):
-    """A movement that would break an invariant: a bug upstream of the ledger."""
 
 
 class Ledger:
