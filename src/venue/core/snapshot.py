@@ -320,6 +320,9 @@ def _restore_order(engine: MatchingEngine, market: Market, image: OrderImage) ->
     order = Order(
         image.order_id,
         image.command,
+        image.command.account_id,
+        image.command.symbol,
+        image.command.post_only,
         image.side,
         image.order_type,
         image.price,

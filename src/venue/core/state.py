@@ -17,6 +17,9 @@ events): the caller stops and restarts through recovery.
 from __future__ import annotations
 
 import hashlib
+from typing import cast
+
+from msgspec.structs import astuple
 
 from venue.core import admin
 from venue.core.errors import SequenceError
@@ -94,15 +97,17 @@ class VenueState:
 
 
 def apply(state: VenueState, sequenced: SequencedCommand) -> list[Event]:
-    seq = sequenced.seq
-    ts = sequenced.ts_ns
+    # One C call instead of three Python-level attribute reads (see engine/book.py).
+    fields = astuple(sequenced)
+    seq = cast(int, fields[0])
+    ts = cast(int, fields[1])
+    command = fields[2]
     if seq != state.last_seq + 1:
         raise SequenceError(f"seq {seq} follows {state.last_seq}")
     if ts < state.last_ts_ns:
         raise SequenceError(f"ts {ts} is before {state.last_ts_ns}")
     state.last_seq = seq
     state.last_ts_ns = ts
-    command = sequenced.command
     out: list[Event] = []
     if type(command) is PlaceOrder:
         _place(state, seq, command, ts, out)
