@@ -27,6 +27,8 @@ from __future__ import annotations
 from heapq import heappop, heappush
 from typing import Final
 
+from msgspec.structs import astuple
+
 from venue.domain.commands import (
     CancelAllOrders,
     CancelOrder,
@@ -371,8 +373,9 @@ class MatchingEngine:
         return _validate_replace(self.markets[order.symbol], order, cmd)
 
     def cancel(self, cmd: CancelOrder, out: list[Event]) -> RejectReason | None:
-        order = self.orders.get(cmd.order_id)
-        if order is None or order.account_id != cmd.account_id:
+        account_id, order_id = astuple(cmd)  # one C call (see order_from_command)
+        order = self.orders.get(order_id)
+        if order is None or order.account_id != account_id:
             return RejectReason.UNKNOWN_ORDER
         market = self.markets[order.symbol]
         out.append(
