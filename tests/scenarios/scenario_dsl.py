@@ -65,6 +65,38 @@ PlaceOrder answers OrderAccepted or OrderRejected (alone) first, with the order 
 rejected command emits nothing else; trade ids run 1, 2, 3 ...; every trade carries the
 command's ts, the orders' accounts and symbol, the taker's side as aggressor (none, and the
 older order as maker, in an auction); order events carry their order's account and symbol.
+
+Accounts. A line `accounts on` above the first command runs the scenario on
+`VenueState(accounts=True)`: money behind every order (reservations, settlement, fees, risk).
+Accounts then exist only once created, and a name is the id of the command that created it
+(`id:N` names any account id, e.g. one that does not exist; `venue`, `fees` and `outside` are
+reserved). Amounts are integers in the asset's minor units (`1_000` reads as 1000).
+
+    account NAME [tier=TIER] [profile=PROFILE]        CreateAccount
+    deposit NAME ASSET AMOUNT | withdraw NAME ASSET AMOUNT
+    fee_tier TIER maker=BPS taker=BPS                 SetFeeTier (maker < 0 is a rebate)
+    risk_profile PROFILE [max_open_orders=N] [max_order_notional=N] [max_position_lots=N]
+                 [max_orders_per_second=N] [daily_loss_limit=N]
+    assign NAME [tier=TIER] [profile=PROFILE]         UpdateAccount
+    kill NAME|venue on|off                            SetKillSwitch
+    place ... [quote_qty=N]                           a market buy's quote budget
+
+Expectations of accounts:
+
+    kill_switch NAME|venue on|off [reason=manual|daily_loss_limit]   significant (as above)
+    posting REASON AMOUNT ASSET FROM -> TO [trade=N]    checked only when listed, then every
+        posting of the command, in order. FROM/TO: NAME (available), NAME.held, fees (the fee
+        account 0), outside (deposits, withdrawals). REASON: deposit withdrawal reserve release
+        trade fee rebate
+    balance NAME|fees ASSET [available=N] [held=N]      state after the command
+    position NAME [SYM] [net=N] [cost=N] [realized=N] [fees=N]   (SYM: the first market)
+    fees ASSET N                                        the fee account's available balance
+
+And checked after every command in accounts mode, without being listed: the ledger's own
+invariants (inside `check_invariants()`: conservation, nothing negative, holds = held); the
+command's postings, replayed on the balances before it, give exactly the balances after it;
+one BalanceChanged per balance the postings touched, with its balance after the command; one
+PositionChanged per account and market that traded, with its position after the command.
 """
 
 from __future__ import annotations
@@ -80,20 +112,30 @@ from venue.domain.commands import (
     CancelAllOrders,
     CancelOrder,
     Command,
+    CreateAccount,
+    Deposit,
     HaltMarket,
     PlaceOrder,
     ReplaceOrder,
     ResumeMarket,
     SequencedCommand,
+    SetFeeTier,
+    SetKillSwitch,
     SetMarketMode,
+    SetRiskProfile,
     Tick,
     Uncross,
+    UpdateAccount,
+    Withdraw,
 )
 from venue.domain.events import (
     AuctionIndicative,
     AuctionUncrossed,
+    BalanceChanged,
     CommandRejected,
     Event,
+    KillSwitchChanged,
+    LedgerPosted,
     LevelUpdated,
     MarketStatusChanged,
     OrderAccepted,
@@ -102,6 +144,8 @@ from venue.domain.events import (
     OrderReduced,
     OrderRejected,
     OrderReplaced,
+    PositionChanged,
+    Posting,
     StopTriggered,
     TradeExecuted,
 )
@@ -127,9 +171,10 @@ SIGNIFICANT: Final = (
     "replaced",
     "uncrossed",
     "indicative",
+    "kill_switch",
 )
-LISTED_ONLY: Final = ("level", "accepted", "status")
-STATE_CHECKS: Final = ("book", "bbo", "live", "last")
+LISTED_ONLY: Final = ("level", "accepted", "status", "posting")
+STATE_CHECKS: Final = ("book", "bbo", "live", "last", "balance", "position", "fees")
 
 TIME_UNITS: Final = {
     "ns": 1,
@@ -147,9 +192,29 @@ STP_NAMES: Final = {
     "decrement": SelfTradePrevention.DECREMENT_AND_CANCEL,
     "decrement_and_cancel": SelfTradePrevention.DECREMENT_AND_CANCEL,
 }
+ACCOUNT_VERBS: Final = frozenset(
+    {"account", "deposit", "withdraw", "fee_tier", "risk_profile", "assign", "kill"}
+)
 REJECT_NAMES: Final = frozenset(reason.value for reason in RejectReason)
 CANCEL_NAMES: Final = frozenset(reason.name.lower() for reason in CancelReason)
 NONE: Final = "-"
+FEE_ACCOUNT: Final = 0
+OUTSIDE: Final = -1
+AVAILABLE_BUCKET: Final = 1
+HELD_BUCKET: Final = 2
+RESERVED_NAMES: Final = frozenset({"venue", "fees", "outside"})
+POSTING_REASONS: Final = frozenset(
+    {"deposit", "withdrawal", "reserve", "release", "trade", "fee", "rebate"}
+)
+RISK_KEYS: Final = (
+    "max_open_orders",
+    "max_order_notional",
+    "max_position_lots",
+    "max_orders_per_second",
+    "daily_loss_limit",
+)
+BALANCE_KEYS: Final = ("available", "held")
+POSITION_KEYS: Final = ("net", "cost", "realized", "fees")
 
 
 class ScenarioError(Exception):
@@ -179,10 +244,17 @@ class Fact:
 
 @dataclass(frozen=True)
 class StateCheck:
+    """One state expectation. `title` names it in a failure (default: the kind); balance and
+    position checks name their account and asset, and compare only the `keys` given."""
+
     kind: str
     symbol: str
     expected: str
     line: int
+    title: str = ""
+    account_id: int = 0
+    asset: str = ""
+    keys: tuple[str, ...] = ()
 
 
 @dataclass
@@ -213,9 +285,20 @@ class Scenario:
     steps: list[Step]
     orders: dict[int, OrderInfo]
     names: dict[int, str]  # order id -> label
+    accounts: bool = False  # `accounts on`: a venue with money
+    account_names: dict[int, str] = field(default_factory=dict)  # account id -> name
 
     def order_name(self, order_id: int) -> str:
         return self.names.get(order_id, f"id:{order_id}")
+
+    def account_name(self, account_id: int | None) -> str:
+        if account_id is None:
+            return "venue"
+        if account_id == FEE_ACCOUNT:
+            return "fees"
+        if account_id == OUTSIDE:
+            return "outside"
+        return self.account_names.get(account_id, f"id:{account_id}")
 
 
 # ---------------------------------------------------------------------------------- parsing
@@ -278,6 +361,7 @@ class _Parser:
         self.names: dict[int, str] = {}
         self.line = 0
         self.after_at = False
+        self.accounts_on = False
 
     # -------------------------------------------------------------- helpers
 
@@ -288,9 +372,35 @@ class _Parser:
         return ScenarioError(f"{self.where()}: {message}")
 
     def account(self, name: str) -> int:
+        """The id of an account name: numbered by first use, or with `accounts on` the one its
+        `account` command created (`id:N` is any id)."""
+        if self.accounts_on and name.startswith("id:"):
+            return parse_int(name[3:], self.where())
         if not re.fullmatch(r"[A-Za-z_]\w*", name):
             raise self.fail(f"{name!r} is not an account name")
-        return self.accounts.setdefault(name, len(self.accounts) + 1)
+        if not self.accounts_on:
+            return self.accounts.setdefault(name, len(self.accounts) + 1)
+        if name not in self.accounts:
+            raise self.fail(f"no account {name!r}: create it first (`account {name}`)")
+        return self.accounts[name]
+
+    def account_text(self, name: str) -> str:
+        """An account reference in an expectation, in the form actual events render it."""
+        if name in ("fees", "outside"):
+            return name
+        account_id = self.account(name)
+        if account_id == FEE_ACCOUNT:
+            return "fees"
+        names = {number: known for known, number in self.accounts.items()}
+        return names.get(account_id, f"id:{account_id}")
+
+    def holder(self, name: str) -> int:
+        """The account whose balance or position an expectation reads (`fees` included)."""
+        return FEE_ACCOUNT if name == "fees" else self.account(name)
+
+    def needs_accounts(self, verb: str) -> None:
+        if not self.accounts_on:
+            raise self.fail(f"{verb} needs `accounts on` above the first command")
 
     def order_ref(self, text: str) -> int:
         if text.startswith("id:"):
@@ -364,6 +474,14 @@ class _Parser:
         verb, args = tokens[0], tokens[1:]
         if label is not None and verb != "place":
             raise self.fail("only a place command takes a label")
+        if verb == "accounts":
+            if args != ["on"]:
+                raise self.fail("accounts on")
+            if self.steps:
+                raise self.fail("`accounts on` must come before the first command")
+            self.accounts_on = True
+            self.after_at = True
+            return
         if verb == "at":
             if len(args) != 1:
                 raise self.fail("at TIME")
@@ -421,7 +539,54 @@ class _Parser:
             return Uncross(symbol)
         if verb == "mode":
             return self.mode(args)
+        if verb in ACCOUNT_VERBS:
+            self.needs_accounts(verb)
+            return self.account_command(verb, args)
         raise self.fail(f"unknown command {verb!r}")
+
+    def account_command(self, verb: str, args: list[str]) -> Command:
+        if verb == "account":
+            if not args:
+                raise self.fail("account NAME [tier=TIER] [profile=PROFILE]")
+            name = args[0]
+            if not re.fullmatch(r"[A-Za-z_]\w*", name) or name in RESERVED_NAMES:
+                raise self.fail(f"{name!r} is not an account name (reserved: venue fees outside)")
+            if name in self.accounts:
+                raise self.fail(f"account {name!r} created twice")
+            opts = self.options(args[1:], {"tier", "profile"})
+            self.accounts[name] = self.seq + 1  # the account id is the seq of its creation
+            return CreateAccount(opts.get("tier", "default"), opts.get("profile", "default"))
+        if verb in ("deposit", "withdraw"):
+            if len(args) != 3:
+                raise self.fail(f"{verb} NAME ASSET AMOUNT")
+            # a negative amount is the engine's to refuse (invalid_amount)
+            amount = parse_int(args[2], self.where())
+            kind = Deposit if verb == "deposit" else Withdraw
+            return kind(self.account(args[0]), args[1], amount)
+        if verb == "fee_tier":
+            opts = self.options(args[1:], {"maker", "taker"})
+            if not args or set(opts) != {"maker", "taker"}:
+                raise self.fail("fee_tier TIER maker=BPS taker=BPS")
+            where = self.where()
+            return SetFeeTier(
+                args[0], parse_int(opts["maker"], where), parse_int(opts["taker"], where)
+            )
+        if verb == "risk_profile":
+            if not args:
+                raise self.fail(f"risk_profile PROFILE [{'=N] ['.join(RISK_KEYS)}=N]")
+            opts = self.options(args[1:], set(RISK_KEYS))
+            limits = [_opt_int(opts, key, self.where()) for key in RISK_KEYS]
+            return SetRiskProfile(args[0], *limits)
+        if verb == "assign":
+            if not args:
+                raise self.fail("assign NAME [tier=TIER] [profile=PROFILE]")
+            opts = self.options(args[1:], {"tier", "profile"})
+            return UpdateAccount(self.account(args[0]), opts.get("tier"), opts.get("profile"))
+        # kill
+        if len(args) != 2 or args[1] not in ("on", "off"):
+            raise self.fail("kill NAME|venue on|off")
+        target = None if args[0] == "venue" else self.account(args[0])
+        return SetKillSwitch(target, args[1] == "on")
 
     def instrument(self, args: list[str]) -> AddInstrument:
         if not args:
@@ -486,7 +651,7 @@ class _Parser:
             rest = rest[2:]
         opts = self.options(
             rest,
-            {"stop", "tif", "expire", "display", "stp", "symbol", "cid"},
+            {"stop", "tif", "expire", "display", "stp", "symbol", "cid", "quote_qty"},
             frozenset({"post_only"}),
         )
         tifs = {t.name.lower(): t for t in TimeInForce}
@@ -511,6 +676,7 @@ class _Parser:
             display_qty_lots=_opt_int(opts, "display", self.where()),
             stp=STP_NAMES[stp],
             client_order_id=opts.get("cid"),
+            quote_qty=_opt_int(opts, "quote_qty", self.where()),
         )
         order_id = self.seq + 1
         self.orders[order_id] = OrderInfo(order_id, account, symbol, side)
@@ -704,6 +870,43 @@ class _Parser:
             return {"order": self.order_text(args[0])}
         return {"order": self.names.get(step.seq, f"id:{step.seq}")}
 
+    def fact_kill_switch(self, args: list[str], step: Step) -> dict[str, str]:
+        usage = "kill_switch NAME|venue on|off [reason=manual|daily_loss_limit]"
+        self.needs_accounts("kill_switch")
+        who, state = self.positional(args, "_ _", usage)
+        if state not in ("on", "off"):
+            raise self.fail(f"usage: {usage}")
+        opts = self.options(args[2:], {"reason"})
+        fields = {"account": "venue" if who == "venue" else self.account_text(who), "state": state}
+        if "reason" in opts:
+            fields["reason"] = opts["reason"]
+        return fields
+
+    def fact_posting(self, args: list[str], step: Step) -> dict[str, str]:
+        usage = "posting REASON AMOUNT ASSET FROM -> TO [trade=N]"
+        self.needs_accounts("posting")
+        reason, amount, asset, debit, credit = self.positional(args, "_ _ _ _ -> _", usage)
+        if reason not in POSTING_REASONS:
+            raise self.fail(f"posting reason {reason!r}: {', '.join(sorted(POSTING_REASONS))}")
+        opts = self.options(args[6:], {"trade"})
+        fields = {
+            "reason": reason,
+            "amount": str(parse_int(amount, self.where())),
+            "asset": asset,
+            "from": self.ledger_account(debit),
+            "to": self.ledger_account(credit),
+        }
+        if "trade" in opts:
+            fields["trade"] = str(parse_int(opts["trade"], self.where()))
+        return fields
+
+    def ledger_account(self, text: str) -> str:
+        """`NAME`, `NAME.held`, `fees`, `outside`: rendered as actual postings are."""
+        name, _, bucket = text.partition(".")
+        if bucket not in ("", "available", "held") or (name == "outside" and bucket == "held"):
+            raise self.fail(f"{text!r}: NAME, NAME.held, fees or outside")
+        return self.account_text(name) + (".held" if bucket == "held" else "")
+
     def fact_status(self, args: list[str], step: Step) -> dict[str, str]:
         usage = "status [SYM] open|halted continuous|call"
         symbol, args = self.symbol_prefix(args)
@@ -716,6 +919,9 @@ class _Parser:
         return {"symbol": symbol, "status": args[0], "mode": args[1]}
 
     def state_check(self, kind: str, args: list[str]) -> StateCheck:
+        if kind in ("balance", "position", "fees"):
+            self.needs_accounts(kind)
+            return self.money_check(kind, args)
         symbol = self.default_symbol()
         if kind in ("book", "bbo", "last"):
             symbol, args = self.symbol_prefix(args)
@@ -738,6 +944,32 @@ class _Parser:
                 raise self.fail("last [SYM] P|-")
             expected = self.price(args[0])
         return StateCheck(kind, symbol, expected, self.line)
+
+    def money_check(self, kind: str, args: list[str]) -> StateCheck:
+        if kind == "fees":
+            if len(args) != 2:
+                raise self.fail("fees ASSET N")
+            asset = args[0]
+            expected = str(parse_int(args[1], self.where()))
+            return StateCheck(kind, "", expected, self.line, f"fees {asset}", FEE_ACCOUNT, asset)
+        if kind == "balance":
+            usage = "balance NAME ASSET [available=N] [held=N]"
+            name, asset = self.positional(args, "_ _", usage)
+            rest, symbol = args[2:], ""
+            allowed: tuple[str, ...] = BALANCE_KEYS
+            title = f"balance {self.account_text(name)} {asset}"
+        else:
+            usage = "position NAME [SYM] [net=N] [cost=N] [realized=N] [fees=N]"
+            (name,) = self.positional(args, "_", usage)
+            symbol, rest = self.symbol_prefix(args[1:])
+            allowed, asset = POSITION_KEYS, ""
+            title = f"position {self.account_text(name)} {symbol}"
+        opts = self.options(rest, set(allowed))
+        if not opts:
+            raise self.fail(f"usage: {usage} (at least one figure)")
+        keys = tuple(key for key in allowed if key in opts)
+        expected = " ".join(f"{key}={parse_int(opts[key], self.where())}" for key in keys)
+        return StateCheck(kind, symbol, expected, self.line, title, self.holder(name), asset, keys)
 
     def book_text(self, text: str) -> str:
         usage = "book [SYM] bids LEVELS | asks LEVELS  (LEVELS: - or PxQTY/COUNT ...)"
@@ -777,6 +1009,8 @@ def parse_scenario(text: str, name: str) -> Scenario:
         steps=steps,
         orders=parser.orders,
         names=parser.names,
+        accounts=parser.accounts_on,
+        account_names={number: known for known, number in parser.accounts.items()},
     )
 
 
@@ -787,9 +1021,46 @@ def _p(price: int | None) -> str:
     return NONE if price is None or price == 0 else str(price)
 
 
+def to_facts(event: Event, scenario: Scenario) -> list[Fact]:
+    """The scenario-language form of an event: one fact, one per posting of a LedgerPosted, or
+    none for kinds the language does not speak."""
+    if isinstance(event, LedgerPosted):
+        return [posting_fact(posting, scenario) for posting in event.postings]
+    fact = to_fact(event, scenario)
+    return [] if fact is None else [fact]
+
+
+def posting_fact(posting: Posting, scenario: Scenario) -> Fact:
+    def side(account_id: int, bucket: int) -> str:
+        held = ".held" if bucket == HELD_BUCKET else ""
+        odd = "" if bucket in (AVAILABLE_BUCKET, HELD_BUCKET) else f".bucket{bucket}"
+        return scenario.account_name(account_id) + held + odd
+
+    return Fact(
+        "posting",
+        {
+            "reason": posting.reason,
+            "amount": str(posting.amount),
+            "asset": posting.asset,
+            "from": side(posting.debit_account, posting.debit_bucket),
+            "to": side(posting.credit_account, posting.credit_bucket),
+            "trade": str(posting.trade_id),
+        },
+    )
+
+
 def to_fact(event: Event, scenario: Scenario) -> Fact | None:
     """The scenario-language form of an event, or None for kinds the language does not speak."""
     name = scenario.order_name
+    if isinstance(event, KillSwitchChanged):
+        return Fact(
+            "kill_switch",
+            {
+                "account": scenario.account_name(event.account_id),
+                "state": "on" if event.active else "off",
+                "reason": event.reason,
+            },
+        )
     if isinstance(event, TradeExecuted):
         return Fact(
             "trade",
@@ -888,6 +1159,23 @@ def to_fact(event: Event, scenario: Scenario) -> Fact | None:
     return None
 
 
+def describe(event: Event, scenario: Scenario) -> list[str]:
+    """An event as lines of a failure report: facts as scenario lines, the rest in brackets."""
+    facts = to_facts(event, scenario)
+    if facts:
+        return [render(fact, scenario.default_symbol) for fact in facts]
+    if isinstance(event, BalanceChanged):
+        who = scenario.account_name(event.account_id)
+        return [f"(balance {who} {event.asset} available={event.available} held={event.held})"]
+    if isinstance(event, PositionChanged):
+        who = scenario.account_name(event.account_id)
+        return [
+            f"(position {who} {event.symbol} net={event.net_lots} cost={event.cost_basis} "
+            f"realized={event.realized_pnl} fees={event.fees_paid})"
+        ]
+    return [f"({type(event).__name__})"]
+
+
 def render(fact: Fact, default_symbol: str, keys: set[str] | None = None) -> str:
     """A fact as a scenario line; `keys` limits optional fields to those an expectation gave."""
     f = fact.fields
@@ -929,6 +1217,14 @@ def render(fact: Fact, default_symbol: str, keys: set[str] | None = None) -> str
         return f"accepted {f['order']}"
     if kind == "status":
         return f"status {sym}{f['status']} {f['mode']}"
+    if kind == "kill_switch":
+        shown = "reason" in f and (keys is None or "reason" in keys)
+        reason = f" reason={f['reason']}" if shown else ""
+        return f"kill_switch {f['account']} {f['state']}{reason}"
+    if kind == "posting":
+        shown = f.get("trade", "0") != "0" if keys is None else "trade" in keys
+        trade = f" trade={f['trade']}" if shown and "trade" in f else ""
+        return f"posting {f['reason']} {f['amount']} {f['asset']} {f['from']} -> {f['to']}{trade}"
     raise AssertionError(f"no rendering for {kind}")  # pragma: no cover
 
 
@@ -944,20 +1240,31 @@ def matching_only_state() -> VenueState:
         return VenueState()
 
 
+Balances = dict[tuple[int, str], tuple[int, int]]  # (account, asset) -> (available, held)
+
+
 class _Run:
     def __init__(self, scenario: Scenario) -> None:
         self.scenario = scenario
-        self.state = matching_only_state()
+        self.state = VenueState(accounts=True) if scenario.accounts else matching_only_state()
         self.next_trade_id = 1
 
     def run(self) -> None:
         for step in self.scenario.steps:
+            before = self.balances() if self.scenario.accounts else {}
             events = apply(self.state, SequencedCommand(step.seq, step.ts, step.command))
-            self.check_step(step, events)
+            self.check_step(step, events, before)
+
+    def balances(self) -> Balances:
+        return {
+            (account.account_id, asset): (balance.available, balance.held)
+            for account in self.state.ledger.accounts.values()
+            for asset, balance in account.balances.items()
+        }
 
     # -------------------------------------------------------------- checking
 
-    def check_step(self, step: Step, events: list[Event]) -> None:
+    def check_step(self, step: Step, events: list[Event], before: Balances) -> None:
         """Every check of one command; all disagreements are reported together."""
         problems: list[tuple[int, str]] = []
         invariants = self.state.check_invariants()
@@ -965,11 +1272,18 @@ class _Run:
             problems.append((step.line, "  invariants broken:\n" + _lines(invariants)))
         problems += [(step.line, f"  {text}") for text in self.envelope_problems(step, events)]
         problems += [(step.line, f"  {text}") for text in self.trade_problems(step, events)]
+        if self.scenario.accounts:
+            ledger = self.ledger_problems(events, before)
+            if ledger:
+                problems.append((step.line, "  ledger events inconsistent:\n" + _lines(ledger)))
         problems += self.fact_problems(step, events)
         for check in step.checks:
             actual = self.observe(check)
             if actual != check.expected:
-                message = f"  {check.kind}:\n    expected: {check.expected}\n    actual:   {actual}"
+                message = (
+                    f"  {check.title or check.kind}:\n"
+                    f"    expected: {check.expected}\n    actual:   {actual}"
+                )
                 problems.append((check.line, message))
         if problems:
             self.fail(step, problems, events)
@@ -977,14 +1291,7 @@ class _Run:
     def fail(self, step: Step, problems: list[tuple[int, str]], events: list[Event]) -> NoReturn:
         scenario = self.scenario
         line = min(line for line, _ in problems)
-        shown = []
-        for event in events:
-            fact = to_fact(event, scenario)
-            shown.append(
-                f"({type(event).__name__})"
-                if fact is None
-                else render(fact, scenario.default_symbol)
-            )
+        shown = [text for event in events for text in describe(event, scenario)]
         raise ScenarioMismatchError(
             f"\n{scenario.name}:{line}: after `{step.text}` (seq {step.seq}, ts {step.ts})\n"
             + "".join(f"{message.rstrip()}\n" for _, message in problems)
@@ -1060,10 +1367,92 @@ class _Run:
                 found.append(f"trade {event.trade_id} inconsistent: " + "; ".join(problems))
         return found
 
+    def ledger_problems(self, events: list[Event], before: Balances) -> list[str]:
+        """The money events against the state: postings explain every balance change, and
+        BalanceChanged / PositionChanged report each changed balance and position as it is."""
+        found: list[str] = []
+        replayed = dict(before)
+        touched: set[tuple[int, str]] = set()
+        for event in events:
+            if isinstance(event, LedgerPosted):
+                for posting in event.postings:
+                    if posting.amount <= 0:
+                        found.append(f"non-positive posting {posting}")
+                    _replay(posting, replayed, touched)
+        after = self.balances()
+        name = self.scenario.account_name
+        for key in sorted(set(replayed) | set(after)):
+            if replayed.get(key, (0, 0)) != after.get(key, (0, 0)):
+                found.append(
+                    f"balance {name(key[0])} {key[1]} is (available, held) = "
+                    f"{after.get(key, (0, 0))}, the postings make it {replayed.get(key, (0, 0))}"
+                )
+        return found + self.report_problems(events, touched, after)
+
+    def report_problems(
+        self, events: list[Event], touched: set[tuple[int, str]], after: Balances
+    ) -> list[str]:
+        """One BalanceChanged per balance the postings moved and one PositionChanged per account
+        and market that traded, each saying what the state now says."""
+        name = self.scenario.account_name
+        found: list[str] = []
+        reported: dict[tuple[int, str], tuple[int, int]] = {}
+        positions: dict[tuple[int, str], tuple[int, int, int, int]] = {}
+        traded: set[tuple[int, str]] = set()
+        for event in events:
+            if isinstance(event, BalanceChanged):
+                key = (event.account_id, event.asset)
+                if key in reported:
+                    found.append(f"two BalanceChanged for {name(key[0])} {key[1]}")
+                reported[key] = (event.available, event.held)
+            elif isinstance(event, PositionChanged):
+                key = (event.account_id, event.symbol)
+                if key in positions:
+                    found.append(f"two PositionChanged for {name(key[0])} {key[1]}")
+                figures = (event.net_lots, event.cost_basis, event.realized_pnl, event.fees_paid)
+                positions[key] = figures
+            elif isinstance(event, TradeExecuted):
+                traded.add((event.maker_account_id, event.symbol))
+                traded.add((event.taker_account_id, event.symbol))
+        for key in sorted(touched - set(reported)):
+            found.append(f"no BalanceChanged for {name(key[0])} {key[1]}, which postings moved")
+        for key in sorted(set(reported) - touched):
+            found.append(f"BalanceChanged for {name(key[0])} {key[1]}, which no posting moved")
+        for key, pair in sorted(reported.items()):
+            if after.get(key, (0, 0)) != pair:
+                found.append(
+                    f"BalanceChanged {name(key[0])} {key[1]} says {pair}, "
+                    f"the balance is {after.get(key, (0, 0))}"
+                )
+        for account_id, symbol in sorted(traded - set(positions)):
+            found.append(f"no PositionChanged for {name(account_id)} {symbol}, which traded")
+        for account_id, symbol in sorted(set(positions) - traded):
+            found.append(f"PositionChanged for {name(account_id)} {symbol}, which did not trade")
+        for (account_id, symbol), figures in sorted(positions.items()):
+            actual = self.position_figures(account_id, symbol)
+            if actual != figures:
+                found.append(
+                    f"PositionChanged {name(account_id)} {symbol} says (net, cost, realized, "
+                    f"fees) = {figures}, the position is {actual}"
+                )
+        return found
+
+    def position_figures(self, account_id: int, symbol: str) -> tuple[int, int, int, int]:
+        account = self.state.ledger.accounts.get(account_id)
+        position = None if account is None else account.positions.get(symbol)
+        if position is None:
+            return (0, 0, 0, 0)
+        return (
+            position.net_lots,
+            position.cost_basis,
+            position.realized_pnl,
+            position.fees_paid,
+        )
+
     def fact_problems(self, step: Step, events: list[Event]) -> list[tuple[int, str]]:
         """Listed events against actual ones: significant kinds always, the others if listed."""
         scenario = self.scenario
-        actual = [f for f in (to_fact(e, scenario) for e in events) if f is not None]
+        actual = [fact for event in events for fact in to_facts(event, scenario)]
         groups: list[tuple[str, tuple[str, ...]]] = [("significant events", SIGNIFICANT)]
         groups += [
             (f"{kind} events", (kind,))
@@ -1104,6 +1493,8 @@ class _Run:
 
     def observe(self, check: StateCheck) -> str:
         engine = self.state.engine
+        if check.kind in ("balance", "fees", "position"):
+            return self.observe_money(check)
         if check.kind == "live":
             ids = sorted(engine.orders)
             return " ".join(self.scenario.order_name(i) for i in ids) or NONE
@@ -1120,6 +1511,44 @@ class _Run:
         if check.kind == "bbo":
             return f"{_p(market.bids.best_price())} / {_p(market.asks.best_price())}"
         return _p(market.last_price)
+
+    def observe_money(self, check: StateCheck) -> str:
+        account = self.state.ledger.accounts.get(check.account_id)
+        if account is None:
+            return f"(no account {self.scenario.account_name(check.account_id)})"
+        if check.kind == "position":
+            figures = dict(
+                zip(
+                    POSITION_KEYS,
+                    self.position_figures(check.account_id, check.symbol),
+                    strict=True,
+                )
+            )
+            return " ".join(f"{key}={figures[key]}" for key in check.keys)
+        balance = account.balances.get(check.asset)
+        available, held = (0, 0) if balance is None else (balance.available, balance.held)
+        if check.kind == "fees":
+            return str(available) if held == 0 else f"{available} (and held={held})"
+        figures = {"available": available, "held": held}
+        return " ".join(f"{key}={figures[key]}" for key in check.keys)
+
+
+def _replay(posting: Posting, balances: Balances, touched: set[tuple[int, str]]) -> None:
+    """Apply one posting to `balances` (the outside world has no balance)."""
+    for account_id, bucket, sign in (
+        (posting.debit_account, posting.debit_bucket, -1),
+        (posting.credit_account, posting.credit_bucket, 1),
+    ):
+        if account_id == OUTSIDE:
+            continue
+        key = (account_id, posting.asset)
+        available, held = balances.get(key, (0, 0))
+        if bucket == HELD_BUCKET:
+            held += sign * posting.amount
+        else:
+            available += sign * posting.amount
+        balances[key] = (available, held)
+        touched.add(key)
 
 
 def _trade_parties_problems(

@@ -30,6 +30,7 @@ from venue.engine.matching import (
     LIMIT,
     MARKET,
     STOP_LIMIT,
+    STOP_MARKET,
     TAKE_PROFIT_LIMIT,
     MatchingEngine,
 )
@@ -154,15 +155,31 @@ class Trading:
             return RejectReason.ORDER_RATE_LIMIT
         if order.budget != ABSENT:
             notional = order.budget
+        elif order.side == BUY and funding.per_lot == 0:
+            notional = funding.amount  # bounded by the book: what it can spend, fees included
         else:
             price = order.price if order.price != ABSENT else funding.cap_price
-            if not price:
-                price = self.engine.markets[order.symbol].reference_price()
-            notional = price * order.qty * instrument.notional_per_tick_lot
+            notional = (
+                self._worst_price(order, price) * order.qty * instrument.notional_per_tick_lot
+            )
         position = account.positions.get(order.symbol)
         net = 0 if position is None else position.net_lots
         signed = order.qty if order.side == BUY else -order.qty
         return check_order(profile, account.open_orders, notional, net, signed)
+
+    def _worst_price(self, order: Order, price: int) -> int:
+        """The price an order is valued at for its notional limit: its limit or cap; else a
+        stop's trigger; else the reference price; else the touch it would trade against."""
+        if price > 0:
+            return price
+        if order.order_type >= STOP_MARKET and order.stop_price > 0:
+            return order.stop_price
+        market = self.engine.markets[order.symbol]
+        reference = market.reference_price()
+        if reference:
+            return reference
+        touch = market.best_ask() if order.side == BUY else market.best_bid()
+        return touch or 0
 
     # ------------------------------------------------------------------ amendments
 
@@ -179,13 +196,14 @@ class Trading:
             new_price = order.price if cmd.price_ticks is None else cmd.price_ticks
             account = hold.account
             profile = self.profiles[account.risk_profile]
-            notional = (
-                new_price * new_qty * self.ledger.instruments[order.symbol].notional_per_tick_lot
-            )
+            mult = self.ledger.instruments[order.symbol].notional_per_tick_lot
+            notional = self._worst_price(order, new_price) * new_qty * mult
             position = account.positions.get(order.symbol)
             net = 0 if position is None else position.net_lots
-            added = max(new_qty - order.qty, 0)
-            reason = check_amendment(profile, notional, net, added if hold.is_buy else -added)
+            # The position the amended order could lead to if it filled; an amendment that
+            # does not grow the order adds no exposure and passes.
+            exposure = new_remaining if new_qty > order.qty else 0
+            reason = check_amendment(profile, notional, net, exposure if hold.is_buy else -exposure)
             if reason is not None:
                 return reason
             needed = self.ledger.resize_needed(hold, new_price, new_remaining)
