@@ -24,6 +24,7 @@ call markets, which are small); market orders in call mode wait in a FIFO per si
 
 from __future__ import annotations
 
+from collections import deque
 from heapq import heappop, heappush
 from typing import Final
 
@@ -699,7 +700,8 @@ class MatchingEngine:
 
     def _fok_fillable(self, market: Market, taker: Order, limit: int) -> bool:
         """Dry run of the match: can the whole quantity fill within the limit, given the taker's
-        self-trade prevention? Icebergs count in full, since their refills trade too."""
+        self-trade prevention? Each level is replayed as `_match_level` would take it, with an
+        iceberg's refill queued at the back (behind, perhaps, the taker's own order)."""
         is_buy = taker.side == BUY
         opposite = market.asks if is_buy else market.bids
         if is_buy:
@@ -708,16 +710,24 @@ class MatchingEngine:
             prices = sorted((price for price in opposite.levels if price >= limit), reverse=True)
         needed = taker.remaining
         for price in prices:
-            maker = opposite.levels[price].head
-            while maker is not None:
-                if maker.account_id == taker.account_id:
+            # [account, shown, remaining, peak] per order, FIFO
+            queue = deque(
+                [maker.account_id, maker.visible, maker.remaining, maker.peak]
+                for maker in opposite.levels[price].orders()
+            )
+            while queue:
+                account_id, shown, remaining, peak = queue.popleft()
+                if account_id == taker.account_id:
                     if taker.stp != STP_CANCEL_OLDEST:
                         return False
-                else:
-                    needed -= maker.remaining
-                    if needed <= 0:
-                        return True
-                maker = maker.next
+                    continue  # canceled by the match, nothing traded
+                fill = min(needed, shown)
+                needed -= fill
+                if needed == 0:
+                    return True
+                remaining -= fill
+                if remaining > 0:
+                    queue.append([account_id, min(peak, remaining), remaining, peak])
         return False
 
     # ------------------------------------------------------------------ book upkeep
