@@ -6,6 +6,7 @@ import typer
 
 from venue.bench.cli import bench_app
 from venue.demo import demo_command
+from venue.journal.cli import journal_app, replay_command
 
 app = typer.Typer(
     name="venue",
@@ -15,6 +16,8 @@ app = typer.Typer(
 )
 app.add_typer(bench_app, name="bench")
 app.command("demo")(demo_command)
+app.add_typer(journal_app, name="journal")
+app.command("replay")(replay_command)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -12,7 +12,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn
 from rich.table import Table
 
-from venue.bench.engine import EndStateMismatch, EngineBenchResult, run_engine_bench
+from venue.bench.engine import EndStateError, EngineBenchResult, run_engine_bench
 from venue.bench.workload import EndStateReport, WorkloadError, expected_path
 
 bench_app = typer.Typer(help="Benchmarks on the standard workloads.", no_args_is_help=True)
@@ -112,7 +112,7 @@ def engine_command(
                     reporter=reporter,
                     profile_top=25 if profile else 0,
                 )
-    except EndStateMismatch as failure:
+    except EndStateError as failure:
         _report_mismatch(failure.report, workload, json_output, out, err)
         raise typer.Exit(EXIT_WRONG_END_STATE) from None
     except WorkloadError as failure:
@@ -121,11 +121,11 @@ def engine_command(
     if json_output:
         typer.echo(json.dumps(result.to_json()))
         if result.profile:
-            err.print(result.profile, markup=False)
+            typer.echo(result.profile, err=True)
         return
     _print_result(result, out)
     if result.profile:
-        out.print(result.profile, markup=False)
+        typer.echo(result.profile)
 
 
 def _report_mismatch(
@@ -168,6 +168,8 @@ def _print_result(result: EngineBenchResult, out: Console) -> None:
         ("end state", "[green]matches expected.json[/]"),
         ("ops", f"{result.ops:,} ({result.events:,} events, {result.fills:,} fills)"),
         ("ops/s (median)", f"[bold]{result.ops_per_s:,.0f}[/] over {result.runs} runs: {runs}"),
+        ("ops/s (best run)", f"{result.ops_per_s_best:,.0f}"),
+        ("ops/CPU-s (median)", f"{result.ops_per_cpu_s:,.0f} (process CPU time, not wall clock)"),
         (
             "latency per op",
             f"p50 {result.p50_us:.2f} us, p99 {result.p99_us:.2f} us, "
@@ -184,6 +186,12 @@ def _print_result(result: EngineBenchResult, out: Console) -> None:
     for name, value in rows:
         table.add_row(name, value)
     out.print(table)
+    if result.compiled_stale:
+        out.print(
+            f"[bold yellow]warning:[/] stale compiled build, the .py is newer than the .so for "
+            f"{', '.join(result.compiled_stale)}: this run used OLD code. "
+            "Run `make compile` (or `make uncompile`)."
+        )
 
 
 def _compiled_text(result: EngineBenchResult) -> str:
@@ -192,3 +200,8 @@ def _compiled_text(result: EngineBenchResult) -> str:
         return "no (pure Python; `make compile` builds the mypyc modules)"
     label = "yes" if result.compiled else "partly"
     return f"{label} (mypyc: {', '.join(done)})"
+
+
+from venue.bench.journal import journal_command  # noqa: E402 (appended: one owner per command)
+
+bench_app.command("journal")(journal_command)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import importlib
 from importlib.machinery import EXTENSION_SUFFIXES
+from pathlib import Path
 
 COMPILED_MODULES: tuple[str, ...] = (
     "venue.engine.book",
@@ -37,3 +38,16 @@ def compiled_modules() -> dict[str, bool]:
 
 def engine_is_compiled() -> bool:
     return all(is_compiled(name) for name in HOT_MODULES)
+
+
+def stale_compiled_modules() -> list[str]:
+    """Compiled modules whose .py changed after the build: the run uses old code."""
+    stale = []
+    for name in COMPILED_MODULES:
+        if not is_compiled(name):
+            continue
+        binary = Path(str(importlib.import_module(name).__file__))
+        source = binary.parent / (binary.name.split(".", 1)[0] + ".py")
+        if source.is_file() and source.stat().st_mtime > binary.stat().st_mtime:
+            stale.append(name)
+    return stale

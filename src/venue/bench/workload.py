@@ -299,9 +299,8 @@ class EndStateReport:
         lines = [f"{'figure':<16}{'expected':>14}{'actual':>14}  {'':<4}source"]
         for check in rows:
             mark = "ok" if check.ok else "DIFF"
-            lines.append(
-                f"{check.key:<16}{check.expected!s:>14}{check.actual!s:>14}  {mark:<4}{check.source}"
-            )
+            figures = f"{check.key:<16}{check.expected!s:>14}{check.actual!s:>14}"
+            lines.append(f"{figures}  {mark:<4}{check.source}")
         return "\n".join(lines)
 
 
@@ -342,8 +341,8 @@ def check_end_state(
         if key not in actual:
             unchecked.append(key)
             continue
-        value, source = actual[key]
-        checks.append(Check(key, want, value, source))
+        got, source = actual[key]
+        checks.append(Check(key, want, got, source))
     checks.append(Check("rejects", 0, tally.rejects, "Order/CommandRejected events"))
     problems = state.check_invariants()
     checks.append(Check("broken_invariants", 0, len(problems), "state.check_invariants()"))
