@@ -98,3 +98,21 @@ def test_deposits_of_unknown_assets_and_accounts_change_nothing() -> None:
         assert len(events) == 1 and type(events[0]).__name__ == "CommandRejected"
     assert driver.state.ledger.accounts[accounts[0]].balances["USDT"].available == 10**12
     assert before != driver.state.state_hash()  # seq moved on, balances did not
+
+
+def test_deposits_that_would_not_fit_64_bits_are_refused_and_change_nothing() -> None:
+    """Snapshots and the journal hold 64-bit integers: a balance past 2**62 must never exist."""
+    driver, accounts = _funded_venue(2)
+    before = driver.balance(accounts[0], "USDT")
+    for amount in (2**62 + 1, 2**70):
+        events = driver.run(Deposit(accounts[0], "USDT", amount))
+        assert [type(e).__name__ for e in events] == ["CommandRejected"]
+    near_limit = 2**62 - driver.state.ledger.deposited["USDT"]
+    assert (
+        type(driver.run(Deposit(accounts[1], "USDT", near_limit + 1))[0]).__name__
+        == "CommandRejected"
+    )
+    assert driver.balance(accounts[0], "USDT") == before
+    driver.run(Deposit(accounts[1], "USDT", near_limit))
+    assert driver.state.check_invariants() == []
+    assert len(driver.state.state_hash()) == 64  # the snapshot still encodes

@@ -23,7 +23,7 @@ from venue.domain.events import (
     RiskProfileSet,
 )
 from venue.domain.reject import RejectReason
-from venue.domain.values import CancelReason
+from venue.domain.values import MAX_AMOUNT, CancelReason
 from venue.ledger.accounts import FEE_ACCOUNT_ID, Account
 from venue.ledger.fees import FeeTier
 from venue.risk.limits import RiskProfile
@@ -82,9 +82,15 @@ def deposit(trading: Trading, cmd: Deposit) -> RejectReason | None:
         return RejectReason.UNKNOWN_ACCOUNT
     if cmd.asset not in trading.ledger.assets:
         return RejectReason.UNKNOWN_ASSET
-    if cmd.amount <= 0:
+    if cmd.amount <= 0 or cmd.amount > MAX_AMOUNT:
         return RejectReason.INVALID_AMOUNT
-    trading.ledger.deposit(account, cmd.asset, cmd.amount)
+    ledger = trading.ledger
+    if (
+        ledger.deposited.get(cmd.asset, 0) - ledger.withdrawn.get(cmd.asset, 0) + cmd.amount
+        > MAX_AMOUNT
+    ):
+        return RejectReason.INVALID_AMOUNT  # every balance and the asset's total stay < 2**62
+    ledger.deposit(account, cmd.asset, cmd.amount)
     return None
 
 

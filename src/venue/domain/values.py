@@ -24,6 +24,11 @@ TimestampNs = int
 NS_PER_MS: Final = 1_000_000
 NS_PER_DAY: Final = 86_400_000_000_000
 BPS_DENOMINATOR: Final = 10_000
+# The largest balance, deposit total, price or quantity the venue holds. Everything the state
+# holds must fit the journal's and snapshots' 64-bit integers; 2**62 leaves room for sums.
+MAX_AMOUNT: Final = 1 << 62
+MAX_PRICE_TICKS: Final = 10**15
+MAX_QTY_LOTS: Final = 10**15
 
 
 class Side(IntEnum):

@@ -60,6 +60,8 @@ from venue.domain.instrument import Instrument, instrument_problem
 from venue.domain.reject import RejectReason
 from venue.domain.values import (
     BPS_DENOMINATOR,
+    MAX_PRICE_TICKS,
+    MAX_QTY_LOTS,
     NS_PER_DAY,
     CancelReason,
     MarketMode,
@@ -1048,7 +1050,7 @@ def _validate(market: Market, order: Order, ts: int) -> RejectReason | None:
         return RejectReason.INVALID_QUANTITY
     if qty < market.min_qty:
         return RejectReason.QUANTITY_BELOW_MIN
-    if market.max_qty and qty > market.max_qty:
+    if qty > MAX_QTY_LOTS or (market.max_qty and qty > market.max_qty):
         return RejectReason.QUANTITY_ABOVE_MAX
     order_type = order.order_type
     priced = order_type == LIMIT or order_type == STOP_LIMIT or order_type == TAKE_PROFIT_LIMIT
@@ -1056,7 +1058,7 @@ def _validate(market: Market, order: Order, ts: int) -> RejectReason | None:
     if priced:
         if price == ABSENT:
             return RejectReason.PRICE_REQUIRED
-        if price <= 0:
+        if price <= 0 or price > MAX_PRICE_TICKS:
             return RejectReason.INVALID_PRICE
     elif price != ABSENT:
         return RejectReason.PRICE_NOT_ALLOWED
@@ -1064,7 +1066,7 @@ def _validate(market: Market, order: Order, ts: int) -> RejectReason | None:
     if order_type >= STOP_MARKET:
         if stop == ABSENT:
             return RejectReason.STOP_PRICE_REQUIRED
-        if stop <= 0:
+        if stop <= 0 or stop > MAX_PRICE_TICKS:
             return RejectReason.INVALID_PRICE
     elif stop != ABSENT:
         return RejectReason.STOP_PRICE_NOT_ALLOWED
@@ -1144,14 +1146,14 @@ def _validate_replace(market: Market, order: Order, cmd: ReplaceOrder) -> Reject
     if cmd.price_ticks is not None:
         if not has_limit:
             return RejectReason.PRICE_NOT_ALLOWED
-        if cmd.price_ticks <= 0:
+        if cmd.price_ticks <= 0 or cmd.price_ticks > MAX_PRICE_TICKS:
             return RejectReason.INVALID_PRICE
         if cmd.price_ticks != order.price and not _within_band(market, cmd.price_ticks):
             return RejectReason.PRICE_OUT_OF_BAND
     if cmd.stop_price_ticks is not None:
         if not pending_stop:
             return RejectReason.STOP_PRICE_NOT_ALLOWED
-        if cmd.stop_price_ticks <= 0:
+        if cmd.stop_price_ticks <= 0 or cmd.stop_price_ticks > MAX_PRICE_TICKS:
             return RejectReason.INVALID_PRICE
         if market.last_price and _stop_reached(
             order.order_type, order.side, cmd.stop_price_ticks, market.last_price
@@ -1160,6 +1162,8 @@ def _validate_replace(market: Market, order: Order, cmd: ReplaceOrder) -> Reject
     new_qty = order.qty if cmd.qty_lots is None else cmd.qty_lots
     if new_qty <= 0:
         return RejectReason.INVALID_QUANTITY
+    if new_qty > MAX_QTY_LOTS:
+        return RejectReason.QUANTITY_ABOVE_MAX
     if new_qty <= order.qty - order.remaining:
         return RejectReason.QUANTITY_BELOW_FILLED
     if new_qty < market.min_qty:
