@@ -83,6 +83,14 @@ def engine_command(
         bool,
         typer.Option(help="After the runs, one more pass under cProfile; print the top 25."),
     ] = False,
+    with_accounts: Annotated[
+        bool,
+        typer.Option(
+            "--with-accounts",
+            help="Run on a venue with accounts: 1,000 funded accounts, reservations, fees and "
+            "risk checks; also checks conservation of every asset at the end.",
+        ),
+    ] = False,
 ) -> None:
     """Replay a standard workload through core.apply: check its end state against the
     workload's expected.json (fails on any difference), then report the median ops/s over
@@ -101,7 +109,11 @@ def engine_command(
     try:
         if json_output:
             result = run_engine_bench(
-                workload, runs, gc_enabled=gc_enabled, profile_top=25 if profile else 0
+                workload,
+                runs,
+                gc_enabled=gc_enabled,
+                profile_top=25 if profile else 0,
+                accounts=with_accounts,
             )
         else:
             with ProgressReporter(err) as reporter:
@@ -111,6 +123,7 @@ def engine_command(
                     gc_enabled=gc_enabled,
                     reporter=reporter,
                     profile_top=25 if profile else 0,
+                    accounts=with_accounts,
                 )
     except EndStateError as failure:
         _report_mismatch(failure.report, workload, json_output, out, err)

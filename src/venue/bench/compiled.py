@@ -19,6 +19,11 @@ COMPILED_MODULES: tuple[str, ...] = (
     "venue.engine.matching",
     "venue.engine.auction",
     "venue.core.state",
+    "venue.core.trading",
+    "venue.ledger.ledger",
+    "venue.ledger.accounts",
+    "venue.ledger.fees",
+    "venue.risk.limits",
 )
 
 # The two that decide the engine benchmark: `compiled` in its output means both are compiled.

@@ -56,6 +56,7 @@ from venue.bench.workload import (
     EndStateReport,
     EventTally,
     Workload,
+    accounts_flow,
     check_end_state,
     expected_path,
     load_expected,
@@ -63,6 +64,7 @@ from venue.bench.workload import (
 )
 from venue.core import VenueState, apply
 from venue.domain.commands import SequencedCommand
+from venue.runtime.process import GC_GEN0_THRESHOLD, tune_gc
 
 PROGRESS_STEP = 50_000
 
@@ -111,6 +113,8 @@ class EngineBenchResult:
     max_us: float
     timer_overhead_ns: int
     end_state_ok: bool
+    accounts: bool
+    conservation_ok: bool | None  # checked with accounts on: every asset, end of the check pass
     compiled: bool
     compiled_modules: dict[str, bool]
     compiled_stale: list[str]
@@ -137,6 +141,7 @@ def run_engine_bench(
     reporter: Reporter | None = None,
     limit: int | None = None,
     profile_top: int = 0,
+    accounts: bool = False,
 ) -> EngineBenchResult:
     """Load, check, time and measure latency (module docstring). Raises EndStateError
     before any timing if the end state is wrong, NondeterminismError if a timed run ends in
@@ -147,6 +152,8 @@ def run_engine_bench(
     say.phase("load", 1)
     started = perf_counter_ns()
     workload = load_workload(path, limit=limit)
+    if accounts:
+        workload = with_accounts(workload)
     load_s = (perf_counter_ns() - started) / 1e9
     say.advance(1)
 
@@ -155,6 +162,9 @@ def run_engine_bench(
     report = check_end_state(workload, expected, state, tally)
     if not report.ok:
         raise EndStateError(report)
+    conservation = state.ledger.problems() if accounts else []
+    if conservation:
+        raise NondeterminismError("conservation broken: " + "; ".join(conservation[:5]))
     reference_hash = state.state_hash()
     del state
 
@@ -195,10 +205,14 @@ def run_engine_bench(
         max_us=_us(ordered[-1] if ordered else 0),
         timer_overhead_ns=timer_overhead_ns(),
         end_state_ok=True,
+        accounts=accounts,
+        conservation_ok=True if accounts else None,
         compiled=engine_is_compiled(),
         compiled_modules=compiled_modules(),
         compiled_stale=stale_compiled_modules(),
-        gc="enabled" if gc_enabled else "disabled during timed loops",
+        gc=f"enabled, gen0 threshold {GC_GEN0_THRESHOLD} as the server runs"
+        if gc_enabled
+        else "disabled during timed loops",
         events=tally.n_events,
         fills=tally.n_fills,
         load_s=round(load_s, 3),
@@ -208,9 +222,38 @@ def run_engine_bench(
     )
 
 
+ACCOUNTS_PER_SIDE = 500  # 1,000 funded accounts: buys use 500 of them, sells the other 500
+ACCOUNT_DEPOSIT_BASE = 10**12
+ACCOUNT_DEPOSIT_QUOTE = 10**15  # x 1,000 accounts stays under the venue's 2**62 asset total
+
+
+def with_accounts(workload: Workload) -> Workload:
+    """The same workload on a venue with accounts, fees (default tier) and risk checks: every
+    order belongs to one of 1,000 funded accounts, chosen from the order id, buys and sells
+    from disjoint halves so no order can meet its own account (the book must still end as
+    expected.json says)."""
+    flow = accounts_flow(workload, ACCOUNTS_PER_SIDE, ACCOUNT_DEPOSIT_BASE, ACCOUNT_DEPOSIT_QUOTE)
+    commands = [
+        SequencedCommand(seq, seq * 1_000, command)
+        for seq, command in enumerate(flow.setup + flow.ops, start=1)
+    ]
+    return Workload(
+        workload.name,
+        workload.path,
+        workload.symbol,
+        commands[: len(flow.setup)],
+        commands[len(flow.setup) :],
+        workload.n_limit,
+        workload.n_cancel,
+        workload.n_market,
+        accounts=True,
+    )
+
+
 def fresh_state(workload: Workload) -> VenueState:
-    """A new bare-matching state (no accounts, DESIGN.md §7 off) with the setup applied."""
-    state = VenueState()
+    """A new state with the setup applied: bare matching (no accounts, DESIGN.md §7 off)
+    unless the workload was made `with_accounts`."""
+    state = VenueState(accounts=workload.accounts)
     for command in workload.setup:
         apply(state, command)
     return state
@@ -236,6 +279,8 @@ def timed_run(workload: Workload, gc_enabled: bool) -> tuple[int, int, VenueStat
     ops = workload.ops
     run = apply  # a local name: one fewer global lookup per op in the loop being timed
     gc.collect()
+    # The collector as the server runs it (runtime.tune_gc), or off for comparison.
+    previous = tune_gc()
     if not gc_enabled:
         gc.disable()
     try:
@@ -247,6 +292,7 @@ def timed_run(workload: Workload, gc_enabled: bool) -> tuple[int, int, VenueStat
         cpu = process_time_ns() - cpu_started
     finally:
         gc.enable()
+        gc.set_threshold(*previous)
     return elapsed, cpu, state
 
 
@@ -258,6 +304,7 @@ def latency_pass(workload: Workload, gc_enabled: bool) -> list[int]:
     clock = perf_counter_ns
     run = apply
     gc.collect()
+    previous = tune_gc()
     if not gc_enabled:
         gc.disable()
     try:
@@ -267,6 +314,7 @@ def latency_pass(workload: Workload, gc_enabled: bool) -> list[int]:
             latencies[i] = clock() - started
     finally:
         gc.enable()
+        gc.set_threshold(*previous)
     return latencies
 
 

@@ -59,8 +59,12 @@ from rich.table import Table
 from venue.bench.compiled import compiled_modules, engine_is_compiled
 from venue.bench.engine import EndStateError, Reporter, SilentReporter, peak_rss_mb
 from venue.bench.workload import (
+    FROZEN_TS_NS,
+    BenchFlow,
     EventTally,
     Workload,
+    accounts_flow,
+    bare_flow,
     check_end_state,
     expected_path,
     load_expected,
@@ -68,14 +72,8 @@ from venue.bench.workload import (
 )
 from venue.core import VenueState, apply
 from venue.domain.commands import (
-    CancelOrder,
     Command,
-    CreateAccount,
-    Deposit,
-    PlaceOrder,
-    SequencedCommand,
 )
-from venue.domain.values import Side
 from venue.journal import FsyncPolicy, JournalConfig, recover
 from venue.journal.config import UNSAFE_FSYNC_WARNING
 from venue.runtime import (
@@ -88,79 +86,11 @@ from venue.runtime import (
     tune_gc,
 )
 
-FROZEN_TS_NS = 1_700_000_000_000_000_000
-DEPOSIT_BASE = 10**12  # per account; totals must stay below 2**63 (msgpack ints)
-DEPOSIT_QUOTE = 10**16
 PROGRESS_STEP = 100_000
 
 
 class NondeterminismError(RuntimeError):
     """The live, check-pass and recovered states differ."""
-
-
-@dataclass(frozen=True)
-class BenchFlow:
-    """The commands of one benchmark: `setup` (untimed) then `ops`, unsequenced."""
-
-    setup: list[Command]
-    ops: list[Command]
-    accounts: bool
-    symbol: str
-
-    def sequenced(self) -> list[SequencedCommand]:
-        return [
-            SequencedCommand(seq, FROZEN_TS_NS, command)
-            for seq, command in enumerate(self.setup + self.ops, start=1)
-        ]
-
-
-def bare_flow(workload: Workload) -> BenchFlow:
-    return BenchFlow(
-        [c.command for c in workload.setup],
-        [c.command for c in workload.ops],
-        False,
-        workload.symbol,
-    )
-
-
-def accounts_flow(workload: Workload, accounts_per_side: int = 16) -> BenchFlow:
-    """The workload on a venue with accounts (module docstring, step 1)."""
-    instrument = workload.setup[0].command
-    setup: list[Command] = [instrument]
-    buyers = [len(setup) + 1 + i for i in range(accounts_per_side)]
-    sellers = [buyers[-1] + 1 + i for i in range(accounts_per_side)]
-    setup.extend(CreateAccount() for _ in range(2 * accounts_per_side))
-    base, quote = f"{workload.symbol}BASE", f"{workload.symbol}QUOTE"
-    for account in buyers + sellers:
-        setup.append(Deposit(account, base, DEPOSIT_BASE))
-        setup.append(Deposit(account, quote, DEPOSIT_QUOTE))
-    shift = len(setup) - len(workload.setup)
-    owner: dict[int, int] = {}  # order id in the new flow -> its account
-    ops: list[Command] = []
-    for sequenced in workload.ops:
-        command = sequenced.command
-        if isinstance(command, PlaceOrder):
-            pool = buyers if command.side == Side.BUY else sellers
-            account = pool[command.account_id % accounts_per_side]
-            owner[sequenced.seq + shift] = account
-            ops.append(_with_account(command, account))
-        elif isinstance(command, CancelOrder):
-            order_id = command.order_id + shift
-            ops.append(CancelOrder(owner[order_id], order_id))
-        else:  # pragma: no cover - the loader makes places and cancels only
-            raise TypeError(f"unexpected {type(command).__name__} in a workload")
-    return BenchFlow(setup, ops, True, workload.symbol)
-
-
-def _with_account(command: PlaceOrder, account: int) -> PlaceOrder:
-    return PlaceOrder(
-        account,
-        command.symbol,
-        command.side,
-        command.order_type,
-        command.qty_lots,
-        command.price_ticks,
-    )
 
 
 @dataclass

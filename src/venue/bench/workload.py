@@ -33,7 +33,15 @@ from pathlib import Path
 from typing import IO
 
 from venue.core import VenueState, apply
-from venue.domain.commands import AddInstrument, CancelOrder, PlaceOrder, SequencedCommand
+from venue.domain.commands import (
+    AddInstrument,
+    CancelOrder,
+    Command,
+    CreateAccount,
+    Deposit,
+    PlaceOrder,
+    SequencedCommand,
+)
 from venue.domain.events import (
     CommandRejected,
     Event,
@@ -67,6 +75,7 @@ class Workload:
     n_limit: int
     n_cancel: int
     n_market: int
+    accounts: bool = False  # replayed on a venue with accounts (bench engine --with-accounts)
 
     @property
     def n_ops(self) -> int:
@@ -357,3 +366,80 @@ def replay(state: VenueState, commands: Iterable[SequencedCommand], tally: Event
     """Apply every command, feeding its events to `tally` (untimed: the checking pass)."""
     for command in commands:
         tally.observe(apply(state, command))
+
+
+# ---------------------------------------------------------------------- flows with accounts
+
+FROZEN_TS_NS = 1_700_000_000_000_000_000
+DEPOSIT_BASE = 10**12  # per account; an asset's total must stay below 2**62 (see domain)
+DEPOSIT_QUOTE = 10**16
+
+
+@dataclass(frozen=True)
+class BenchFlow:
+    """The commands of one benchmark: `setup` (untimed) then `ops`, unsequenced."""
+
+    setup: list[Command]
+    ops: list[Command]
+    accounts: bool
+    symbol: str
+
+    def sequenced(self) -> list[SequencedCommand]:
+        return [
+            SequencedCommand(seq, FROZEN_TS_NS, command)
+            for seq, command in enumerate(self.setup + self.ops, start=1)
+        ]
+
+
+def bare_flow(workload: Workload) -> BenchFlow:
+    return BenchFlow(
+        [c.command for c in workload.setup],
+        [c.command for c in workload.ops],
+        False,
+        workload.symbol,
+    )
+
+
+def accounts_flow(
+    workload: Workload,
+    accounts_per_side: int = 16,
+    deposit_base: int = DEPOSIT_BASE,
+    deposit_quote: int = DEPOSIT_QUOTE,
+) -> BenchFlow:
+    """The workload on a venue with accounts (module docstring, step 1)."""
+    instrument = workload.setup[0].command
+    setup: list[Command] = [instrument]
+    buyers = [len(setup) + 1 + i for i in range(accounts_per_side)]
+    sellers = [buyers[-1] + 1 + i for i in range(accounts_per_side)]
+    setup.extend(CreateAccount() for _ in range(2 * accounts_per_side))
+    base, quote = f"{workload.symbol}BASE", f"{workload.symbol}QUOTE"
+    for account in buyers + sellers:
+        setup.append(Deposit(account, base, deposit_base))
+        setup.append(Deposit(account, quote, deposit_quote))
+    shift = len(setup) - len(workload.setup)
+    owner: dict[int, int] = {}  # order id in the new flow -> its account
+    ops: list[Command] = []
+    for sequenced in workload.ops:
+        command = sequenced.command
+        if isinstance(command, PlaceOrder):
+            pool = buyers if command.side == Side.BUY else sellers
+            account = pool[command.account_id % accounts_per_side]
+            owner[sequenced.seq + shift] = account
+            ops.append(_with_account(command, account))
+        elif isinstance(command, CancelOrder):
+            order_id = command.order_id + shift
+            ops.append(CancelOrder(owner[order_id], order_id))
+        else:  # pragma: no cover - the loader makes places and cancels only
+            raise TypeError(f"unexpected {type(command).__name__} in a workload")
+    return BenchFlow(setup, ops, True, workload.symbol)
+
+
+def _with_account(command: PlaceOrder, account: int) -> PlaceOrder:
+    return PlaceOrder(
+        account,
+        command.symbol,
+        command.side,
+        command.order_type,
+        command.qty_lots,
+        command.price_ticks,
+    )
