@@ -17,7 +17,7 @@ events): the caller stops and restarts through recovery.
 from __future__ import annotations
 
 import hashlib
-from typing import cast
+from typing import Final
 
 from msgspec.structs import astuple
 
@@ -51,6 +51,10 @@ from venue.domain.reject import RejectReason
 from venue.domain.values import CancelReason
 from venue.engine.matching import MatchingEngine
 from venue.ledger.ledger import Ledger
+
+# Module statics under mypyc (a plain global is a dict lookup by name on every use).
+_ASTUPLE: Final = astuple
+_PLACE_ORDER: Final = PlaceOrder
 
 
 class VenueState:
@@ -98,9 +102,9 @@ class VenueState:
 
 def apply(state: VenueState, sequenced: SequencedCommand) -> list[Event]:
     # One C call instead of three Python-level attribute reads (see engine/book.py).
-    fields = astuple(sequenced)
-    seq = cast(int, fields[0])
-    ts = cast(int, fields[1])
+    fields = _ASTUPLE(sequenced)
+    seq: int = fields[0]
+    ts: int = fields[1]
     command = fields[2]
     if seq != state.last_seq + 1:
         raise SequenceError(f"seq {seq} follows {state.last_seq}")
@@ -109,7 +113,7 @@ def apply(state: VenueState, sequenced: SequencedCommand) -> list[Event]:
     state.last_seq = seq
     state.last_ts_ns = ts
     out: list[Event] = []
-    if type(command) is PlaceOrder:
+    if type(command) is _PLACE_ORDER:
         _place(state, seq, command, ts, out)
     else:
         reason = _other(state, seq, command, ts, out)

@@ -107,6 +107,7 @@ _SIDES: Final = (Side.BUY, Side.BUY, Side.SELL)  # indexed by the int side (1 or
 # Hot-path aliases. Compiled code loads a Final module constant from a C static, but looks an
 # ordinary imported name up in the module's dict on every use (measured: dict lookups were the
 # largest single cost of the compiled engine).
+_ASTUPLE: Final = astuple
 ORDER_ACCEPTED: Final = OrderAccepted
 ORDER_CANCELED: Final = OrderCanceled
 TRADE_EXECUTED: Final = TradeExecuted
@@ -376,7 +377,7 @@ class MatchingEngine:
         return _validate_replace(self.markets[order.symbol], order, cmd)
 
     def cancel(self, cmd: CancelOrder, out: list[Event]) -> RejectReason | None:
-        account_id, order_id = astuple(cmd)  # one C call (see order_from_command)
+        account_id, order_id = _ASTUPLE(cmd)  # one C call (see order_from_command)
         order = self.orders.get(order_id)
         if order is None or order.account_id != account_id:
             return RejectReason.UNKNOWN_ORDER
@@ -1192,8 +1193,10 @@ def _crosses(market: Market, side: int, price: int) -> bool:
 
 def _within_band(market: Market, price: int) -> bool:
     band = market.band_bps
+    if band == 0:
+        return True
     reference = market.reference_price()
-    if band == 0 or reference == 0:
+    if reference == 0:
         return True
     low = -(-reference * (BPS_DENOMINATOR - band) // BPS_DENOMINATOR)
     high = reference * (BPS_DENOMINATOR + band) // BPS_DENOMINATOR
