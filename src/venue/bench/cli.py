@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from types import TracebackType
 from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn
 from rich.table import Table
 
 from venue.bench.engine import EndStateError, EngineBenchResult, run_engine_bench
+from venue.bench.progress import ProgressReporter
 from venue.bench.workload import EndStateReport, WorkloadError, expected_path
 
 bench_app = typer.Typer(help="Benchmarks on the standard workloads.", no_args_is_help=True)
@@ -20,45 +19,6 @@ bench_app = typer.Typer(help="Benchmarks on the standard workloads.", no_args_is
 EXIT_WRONG_END_STATE = 1
 EXIT_BAD_INPUT = 2
 PROBLEMS_SHOWN = 10
-
-
-class ProgressReporter:
-    """Rich progress on stderr, refreshed only when the benchmark reports (between timed
-    loops): auto-refresh would run a thread that takes the GIL from the loop being timed."""
-
-    def __init__(self, console: Console) -> None:
-        self._progress = Progress(
-            TextColumn("{task.description:<18}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            console=console,
-            auto_refresh=False,
-            transient=True,
-        )
-        self._task: TaskID | None = None
-
-    def __enter__(self) -> ProgressReporter:
-        self._progress.start()
-        return self
-
-    def __exit__(
-        self,
-        kind: type[BaseException] | None,
-        error: BaseException | None,
-        trace: TracebackType | None,
-    ) -> None:
-        self._progress.stop()
-
-    def phase(self, name: str, total: int) -> None:
-        if self._task is not None:
-            self._progress.remove_task(self._task)
-        self._task = self._progress.add_task(name, total=total)
-        self._progress.refresh()
-
-    def advance(self, done: int) -> None:
-        if self._task is not None:
-            self._progress.update(self._task, completed=done)
-            self._progress.refresh()
 
 
 @bench_app.command("engine")

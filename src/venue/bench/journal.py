@@ -53,11 +53,11 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn
 from rich.table import Table
 
 from venue.bench.compiled import compiled_modules, engine_is_compiled
 from venue.bench.engine import EndStateError, Reporter, SilentReporter, peak_rss_mb
+from venue.bench.progress import ProgressReporter
 from venue.bench.workload import (
     FROZEN_TS_NS,
     BenchFlow,
@@ -368,40 +368,6 @@ def filesystem_of(path: Path) -> str:
 # ---------------------------------------------------------------------- the command
 
 
-class _ProgressReporter:
-    """Rich progress on stderr, refreshed only when the benchmark reports (between phases):
-    an auto-refresh thread would take the GIL from the threads being timed."""
-
-    def __init__(self, console: Console) -> None:
-        self._progress = Progress(
-            TextColumn("{task.description:<40}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            console=console,
-            auto_refresh=False,
-            transient=True,
-        )
-        self._task: TaskID | None = None
-
-    def __enter__(self) -> _ProgressReporter:
-        self._progress.start()
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self._progress.stop()
-
-    def phase(self, name: str, total: int) -> None:
-        if self._task is not None:
-            self._progress.remove_task(self._task)
-        self._task = self._progress.add_task(name, total=total)
-        self._progress.refresh()
-
-    def advance(self, done: int) -> None:
-        if self._task is not None:
-            self._progress.update(self._task, completed=done)
-            self._progress.refresh()
-
-
 def journal_command(
     workload: Annotated[
         Path, typer.Option(help="Workload file, e.g. ../shared/workloads/w1.csv.gz")
@@ -472,7 +438,7 @@ def journal_command(
         if json_output:
             result = run(None)
         else:
-            with _ProgressReporter(err) as reporter:
+            with ProgressReporter(err, label_width=40) as reporter:
                 result = run(reporter)
     except EndStateError as failure:
         err.print(f"[bold red]END STATE WRONG[/]\n{failure.report.table(only_mismatches=True)}")
