@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed-stamp
 WORKLOADS ?= ../shared/workloads
 RUNS ?= 5
 
-.PHONY: run test check lint types contracts bench compile uncompile clean
+.PHONY: run test check lint types contracts bench bench-journal compile uncompile clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -45,6 +45,11 @@ uncompile:
 bench: $(STAMP)
 	$(BIN)/venue bench engine --workload $(WORKLOADS)/w1.csv.gz --runs $(RUNS)
 	$(BIN)/venue bench engine --workload $(WORKLOADS)/w2.csv.gz --runs $(RUNS)
+	$(BIN)/venue bench engine --workload $(WORKLOADS)/w1.csv.gz --runs $(RUNS) --with-accounts
+
+# The sequencer with the real file journal (fsync per batch), then recovery from it.
+bench-journal: $(STAMP)
+	$(BIN)/venue bench journal --workload $(WORKLOADS)/w1.csv.gz --runs 3
 
 clean: uncompile
 	rm -rf .mypy_cache .ruff_cache .pytest_cache .hypothesis
