@@ -299,9 +299,9 @@ def restore_into(state: VenueState, image: StateImage) -> None:
 def _restore_account(image: AccountImage) -> Account:
     account = Account(image.account_id, image.fee_tier, image.risk_profile)
     for asset, available, held in image.balances:
-        account.balances[asset] = Balance(available, held)
+        account.balances[asset] = Balance(account.account_id, asset, available, held)
     for symbol, net, cost, realized, fees in image.positions:
-        position = Position()
+        position = Position(account.account_id, symbol)
         position.net_lots = net
         position.cost_basis = cost
         position.realized_pnl = realized

@@ -17,21 +17,32 @@ OUTSIDE_ACCOUNT_ID = -1
 
 
 class Balance:
+    """One account's balance in one asset; it knows whose it is, so the ledger can track the
+    balances a command changed by identity instead of building (account, asset) keys."""
+
+    account_id: int
+    asset: str
     available: int
     held: int
 
-    def __init__(self, available: int = 0, held: int = 0) -> None:
+    def __init__(self, account_id: int, asset: str, available: int = 0, held: int = 0) -> None:
+        self.account_id = account_id
+        self.asset = asset
         self.available = available
         self.held = held
 
 
 class Position:
+    account_id: int
+    symbol: str
     net_lots: int
     cost_basis: int
     realized_pnl: int
     fees_paid: int
 
-    def __init__(self) -> None:
+    def __init__(self, account_id: int = 0, symbol: str = "") -> None:
+        self.account_id = account_id
+        self.symbol = symbol
         self.net_lots = 0
         self.cost_basis = 0
         self.realized_pnl = 0
@@ -92,14 +103,14 @@ class Account:
     def balance(self, asset: str) -> Balance:
         balance = self.balances.get(asset)
         if balance is None:
-            balance = Balance()
+            balance = Balance(self.account_id, asset)
             self.balances[asset] = balance
         return balance
 
     def position(self, symbol: str) -> Position:
         position = self.positions.get(symbol)
         if position is None:
-            position = Position()
+            position = Position(self.account_id, symbol)
             self.positions[symbol] = position
         return position
 

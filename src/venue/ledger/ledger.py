@@ -42,6 +42,7 @@ from venue.ledger.accounts import (
     Account,
     Balance,
     Hold,
+    Position,
 )
 from venue.ledger.errors import LedgerError
 from venue.ledger.fees import DEFAULT_TIERS, FeeTier, buy_reserve_per_lot, fee_on
@@ -61,8 +62,8 @@ class Ledger:
     deposited: dict[str, int]
     withdrawn: dict[str, int]
     postings: list[Posting]
-    dirty_balances: dict[tuple[int, str], Balance]
-    dirty_positions: dict[tuple[int, str], Account]
+    dirty_balances: dict[Balance, None]
+    dirty_positions: dict[Position, None]
     traded_accounts: dict[int, Account]
 
     def __init__(self) -> None:
@@ -108,14 +109,14 @@ class Ledger:
                 if balance.held < amount:
                     raise LedgerError(f"account {debit.account_id} {asset} held would go negative")
                 balance.held -= amount
-            self.dirty_balances[(debit.account_id, asset)] = balance
+            self.dirty_balances[balance] = None
         if credit is not None:
             balance = credit.balance(asset)
             if credit_bucket == AVAILABLE:
                 balance.available += amount
             else:
                 balance.held += amount
-            self.dirty_balances[(credit.account_id, asset)] = balance
+            self.dirty_balances[balance] = None
         self.postings.append(
             _POSTING(
                 OUTSIDE_ACCOUNT_ID if debit is None else debit.account_id,
@@ -299,7 +300,7 @@ class Ledger:
             account.pnl_day = day
             account.day_pnl = 0
         account.day_pnl += realized - fee
-        self.dirty_positions[(account.account_id, symbol)] = account
+        self.dirty_positions[position] = None
         self.traded_accounts[account.account_id] = account
 
     # ------------------------------------------------------------------ per command
@@ -310,16 +311,19 @@ class Ledger:
             out.append(LedgerPosted(self.postings))
             self.postings = []
         if self.dirty_balances:
-            for (account_id, asset), balance in self.dirty_balances.items():
-                out.append(_BALANCE_CHANGED(account_id, asset, balance.available, balance.held))
+            for balance in self.dirty_balances:
+                out.append(
+                    _BALANCE_CHANGED(
+                        balance.account_id, balance.asset, balance.available, balance.held
+                    )
+                )
             self.dirty_balances = {}
         if self.dirty_positions:
-            for (account_id, symbol), account in self.dirty_positions.items():
-                position = account.positions[symbol]
+            for position in self.dirty_positions:
                 out.append(
                     PositionChanged(
-                        account_id,
-                        symbol,
+                        position.account_id,
+                        position.symbol,
                         position.net_lots,
                         position.cost_basis,
                         position.realized_pnl,
