@@ -48,6 +48,15 @@ class OrderType(IntEnum):
     TAKE_PROFIT = 5
     TAKE_PROFIT_LIMIT = 6
 
+    @property
+    def is_triggered(self) -> bool:
+        """True for the four types that wait for the last trade price before they act."""
+        return self >= OrderType.STOP_MARKET
+
+    @property
+    def has_limit_price(self) -> bool:
+        return self in (OrderType.LIMIT, OrderType.STOP_LIMIT, OrderType.TAKE_PROFIT_LIMIT)
+
 
 class TimeInForce(IntEnum):
     GTC = 1
