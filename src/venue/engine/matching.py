@@ -299,11 +299,15 @@ class MatchingEngine:
     def place(self, order_id: int, cmd: PlaceOrder, ts: int, out: list[Event]) -> None:
         """Validate and enter a new order (the venue without accounts: nothing to reserve)."""
         order = order_from_command(order_id, cmd)
-        reason = self.check(order, ts)
+        market = self.markets.get(order.symbol)  # looked up once: this is the hot path
+        if market is None:
+            out.append(OrderRejected(order_id, RejectReason.UNKNOWN_SYMBOL, cmd))
+            return
+        reason = _validate(market, order, ts)
         if reason is not None:
             out.append(OrderRejected(order_id, reason, cmd))
             return
-        self.admit(order, ts, out, 0, 0)
+        self._admit(market, order, ts, out, 0, 0)
 
     def check(self, order: Order, ts: int) -> RejectReason | None:
         """Every rule a new order (from `order_from_command`) must pass, first failure wins."""
@@ -317,7 +321,17 @@ class MatchingEngine:
     ) -> None:
         """Enter an order that passed `check`: match, rest, queue or wait for its trigger.
         `cap_price` bounds a market buy; a quote budget is spent at `budget_fee_bps`."""
-        market = self.markets[order.symbol]
+        self._admit(self.markets[order.symbol], order, ts, out, cap_price, budget_fee_bps)
+
+    def _admit(
+        self,
+        market: Market,
+        order: Order,
+        ts: int,
+        out: list[Event],
+        cap_price: int,
+        budget_fee_bps: int,
+    ) -> None:
         if order.price == ABSENT:
             order.price = cap_price
         if order.stop_price == ABSENT:
