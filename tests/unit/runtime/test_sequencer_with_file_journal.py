@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import random
-import shutil
-import subprocess
 from collections.abc import Iterator
 from concurrent.futures import Future
 from pathlib import Path
 
 import pytest
+from tests.tmpfs import mounted_tmpfs
 
 from venue.core import VenueState
 from venue.domain.commands import AddInstrument, CancelOrder, Command, PlaceOrder, SequencedCommand
@@ -157,21 +156,8 @@ def test_an_fsync_failure_stops_acknowledgement_and_the_restart_is_consistent(
 @pytest.fixture
 def tiny_tmpfs(tmp_path: Path) -> Iterator[Path]:
     """A real 64 KiB tmpfs, where the machine lets us mount one (root, no sandbox)."""
-    mount_point = tmp_path / "tmpfs"
-    mount_point.mkdir()
-    if shutil.which("mount") is None:
-        pytest.skip("no mount command")
-    mounted = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(mount_point)],
-        capture_output=True,
-        check=False,
-    )
-    if mounted.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr.decode().strip()}")
-    try:
+    with mounted_tmpfs(tmp_path, "64k") as mount_point:
         yield mount_point
-    finally:
-        subprocess.run(["umount", str(mount_point)], check=True)
 
 
 def test_a_really_full_tmpfs_stops_acknowledgement(tiny_tmpfs: Path) -> None:
