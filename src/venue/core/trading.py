@@ -43,6 +43,7 @@ from venue.risk.limits import (
     check_order,
     loss_limit_breached,
     rate_exceeded,
+    rate_window_after_order,
 )
 
 
@@ -102,11 +103,9 @@ class Trading:
         asset = instrument.quote_asset if is_buy else instrument.base_asset
         if funding.amount > self.ledger.available(account, asset):
             return RejectReason.INSUFFICIENT_BALANCE
-        second = ts // 1_000_000_000
-        if account.rate_second != second:
-            account.rate_second = second
-            account.rate_count = 0
-        account.rate_count += 1
+        account.rate_second, account.rate_count = rate_window_after_order(
+            account.rate_second, account.rate_count, ts
+        )
         self.ledger.open_hold(
             order_id, account, instrument, is_buy, funding.amount, funding.per_lot, tier
         )

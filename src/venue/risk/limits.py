@@ -63,6 +63,14 @@ def rate_exceeded(window_second: int, window_count: int, ts_ns: int, limit: int 
     return window_count >= limit
 
 
+def rate_window_after_order(window_second: int, window_count: int, ts_ns: int) -> tuple[int, int]:
+    """The (second, count) window once an order at `ts_ns` is counted in it."""
+    second = ts_ns // NS_PER_SECOND
+    if second != window_second:
+        return second, 1
+    return second, window_count + 1
+
+
 def check_order(
     profile: RiskProfile,
     open_orders: int,
