@@ -50,3 +50,23 @@ def test_per_lot_reservation_covers_any_fill_at_or_below_the_limit(
     notional = price * lots * mult
     for bps in (taker_bps, maker_bps):
         assert notional + max(0, fee_on(notional, bps)) <= reserved
+
+
+@given(
+    price=st.integers(1, 10**9),
+    bps=st.integers(0, 500),
+    lot=st.sampled_from(["1", "0.01", "0.001"]),
+)
+def test_the_engine_spends_a_budget_at_the_ledgers_per_lot_reservation(
+    price: int, bps: int, lot: str
+) -> None:
+    """The engine (which may not import the ledger) bounds a quote budget with its own copy of
+    the per-lot cost; it must equal what the ledger reserves and charges, to the unit."""
+    from venue.domain.instrument import Instrument
+    from venue.engine.matching import Market, _lot_cost
+
+    instrument = Instrument.create("X-Y", "X", "Y", "0.01", lot, 8, 6)
+    market = Market(instrument)
+    assert _lot_cost(market, price, bps) == buy_reserve_per_lot(
+        price, instrument.notional_per_tick_lot, bps
+    )
