@@ -56,7 +56,7 @@ def create_account(
     if cmd.risk_profile not in trading.profiles:
         return RejectReason.UNKNOWN_RISK_PROFILE
     trading.ledger.accounts[account_id] = Account(account_id, cmd.fee_tier, cmd.risk_profile)
-    out.append(AccountCreated(account_id, cmd.fee_tier, cmd.risk_profile))
+    out.append(AccountCreated(account_id, cmd.fee_tier, cmd.risk_profile, cmd.name))
     return None
 
 

@@ -103,10 +103,12 @@ class TakeSnapshot(msgspec.Struct, frozen=True, gc=False, array_like=True, tag=T
 
 
 class CreateAccount(msgspec.Struct, frozen=True, gc=False, array_like=True, tag=True):
-    """Open an account; its id is the seq of this command."""
+    """Open an account; its id is the seq of this command. `name` is a label for people: the
+    core carries it into `AccountCreated` and keeps no state of it."""
 
     fee_tier: str = "default"
     risk_profile: str = "default"
+    name: str = ""
 
 
 class UpdateAccount(msgspec.Struct, frozen=True, gc=False, array_like=True, tag=True):

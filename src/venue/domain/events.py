@@ -156,6 +156,7 @@ class AccountCreated(msgspec.Struct, frozen=True, gc=False, array_like=True, tag
     account_id: int
     fee_tier: str
     risk_profile: str
+    name: str = ""
 
 
 class AccountUpdated(msgspec.Struct, frozen=True, gc=False, array_like=True, tag=True):
