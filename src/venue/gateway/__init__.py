@@ -1,0 +1,1 @@
+"""The HTTP and WebSocket gateway: FastAPI app factory, routes, sessions and auth."""

@@ -1,0 +1,1 @@
+"""Market data projection, hub and WebSocket tests."""
