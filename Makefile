@@ -16,7 +16,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 run: $(STAMP)
-	$(BIN)/venue demo
+	$(BIN)/venue serve --demo
 
 test: $(STAMP)
 	$(BIN)/pytest
