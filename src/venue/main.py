@@ -28,7 +28,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import structlog
-from fastapi import FastAPI
 
 from venue.config import Settings, database_url
 from venue.core import VenueState
@@ -37,6 +36,7 @@ from venue.domain.events import Event, TradeExecuted
 from venue.files import write_private_json
 from venue.gateway.app import AppContext, create_app
 from venue.gateway.auth import ApiKeyAuthenticator, ApiKeys, Role, load_master_key
+from venue.gateway.fastpath import OrderFastPath
 from venue.gateway.live import LiveView
 from venue.gateway.metrics import Metrics
 from venue.gateway.privatefeed import PrivateFeed
@@ -266,7 +266,7 @@ def stop(venue: Venue) -> None:
     venue.reads.close()
 
 
-def create_venue_app(venue: Venue) -> FastAPI:
+def create_venue_app(venue: Venue) -> OrderFastPath:
     from venue.gateway.ws import WsLimits, websocket_router
 
     settings = venue.settings
@@ -287,7 +287,7 @@ def create_venue_app(venue: Venue) -> FastAPI:
         order_book_depth=settings.order_book_depth,
         extra_routers=(ws,),
     )
-    return create_app(ctx)
+    return OrderFastPath(create_app(ctx))
 
 
 async def run(settings: Settings, *, demo: bool = False) -> None:

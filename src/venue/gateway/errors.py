@@ -8,6 +8,7 @@ test checks that it is total), so a new reason cannot ship without a decision he
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from enum import StrEnum
 from typing import Any
 
@@ -109,6 +110,16 @@ def rejected(reason: RejectReason, message: str | None = None, **details: Any) -
 
 def invalid(message: str, **details: Any) -> ApiError:
     return ApiError(400, GatewayCode.INVALID_REQUEST, message, details)
+
+
+def invalid_input(errors: Sequence[Any]) -> ApiError:
+    """The error for a body or query that fails validation (pydantic's error list)."""
+    problems = [
+        {"field": ".".join(str(p) for p in e["loc"] if p != "body"), "message": e["msg"]}
+        for e in errors
+    ]
+    first = problems[0] if problems else {"field": "", "message": "invalid request"}
+    return invalid(f"{first['field']}: {first['message']}", problems=problems)
 
 
 def not_found(what: str) -> ApiError:

@@ -13,7 +13,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from venue.gateway.auth import ApiKeyAuthenticator, Principal
-from venue.gateway.errors import ApiError, GatewayCode
+from venue.gateway.errors import ApiError, GatewayCode, invalid_input
 from venue.gateway.metrics import Metrics
 from venue.gateway.requests import OrderRequest, ReplaceRequest
 from venue.gateway.service import Gateway
@@ -25,15 +25,7 @@ def _refusal(exc: ApiError) -> WsRequestError:
 
 
 def _invalid(exc: ValidationError) -> WsRequestError:
-    problems = [
-        {"field": ".".join(str(p) for p in e["loc"]), "message": e["msg"]} for e in exc.errors()
-    ]
-    first = problems[0]
-    return WsRequestError(
-        GatewayCode.INVALID_REQUEST,
-        f"{first['field']}: {first['message']}",
-        {"problems": problems},
-    )
+    return _refusal(invalid_input(exc.errors()))
 
 
 def _order_id(value: Any) -> int:

@@ -512,6 +512,9 @@ def row_counts(engine: Engine) -> dict[str, int]:
 # ---------------------------------------------------------------------- the thread
 
 
+COALESCE_COMMANDS_MAX: Final = 20_000
+
+
 class ProjectorThread:
     """Runs a Projector on its own thread, fed batches by the sequencer (`submit` is a
     sequencer listener: `(commands, events)`).
@@ -614,12 +617,25 @@ class ProjectorThread:
                     self.first_dropped_seq = None
                     job: Callable[[], None] = partial(self._catch_up, to_seq)
                 elif self._queue:
-                    commands, events = self._queue.popleft()
+                    # Everything queued goes in one transaction (one commit, one fsync under
+                    # SQLite): the busier the venue, the bigger the projector's batches.
+                    commands, events = self._take_queued()
                     job = partial(self._apply, commands, events)
                 else:
                     return  # closing and drained
             if not self._attempt(job):
                 return
+
+    def _take_queued(self) -> tuple[list[SequencedCommand], list[list[Event]]]:
+        """Pop queued batches (at least one, then up to `COALESCE_COMMANDS_MAX` commands)."""
+        commands: list[SequencedCommand] = []
+        events: list[list[Event]] = []
+        queue = self._queue
+        while queue and (not commands or len(commands) + len(queue[0][0]) <= COALESCE_COMMANDS_MAX):
+            batch_commands, batch_events = queue.popleft()
+            commands.extend(batch_commands)
+            events.extend(batch_events)
+        return commands, events
 
     def _apply(self, commands: Sequence[SequencedCommand], events: Sequence[list[Event]]) -> None:
         try:
