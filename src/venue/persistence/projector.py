@@ -11,7 +11,10 @@ Invariants:
   from the `orders` table's open rows. If a transaction fails, the tracker (which ran ahead
   of the database) is dropped and reloaded from the table on the next batch.
 - Writes are executemany per table (upserts keyed by each table's primary key), never one
-  round trip per row.
+  round trip per row. The per-row tables go through `rows.upsert_rows` / `insert_new_rows`:
+  tuples into the driver's executemany with SQL text built once per dialect, because this
+  thread shares the GIL with the gateway and SQLAlchemy's per-execution Python (compilation
+  cache, parameter processing) cost more CPU than the database did.
 - `ProjectorThread.submit` never blocks the sequencer: when its bounded queue is full the
   batch is dropped, counted, and the thread later replays the missing seqs from the journal.
 
@@ -32,7 +35,7 @@ from pathlib import Path
 from typing import Any, Final
 
 import msgspec
-from sqlalchemy import Connection, Engine, bindparam, delete, func, select, update
+from sqlalchemy import Connection, Dialect, Engine, bindparam, delete, func, select, update
 
 from venue.core import VenueState
 from venue.domain.commands import SequencedCommand
@@ -43,7 +46,6 @@ from venue.domain.events import (
     FeeTierSet,
     InstrumentAdded,
     KillSwitchChanged,
-    LevelUpdated,
     MarketStatusChanged,
     RiskProfileSet,
     TradeExecuted,
@@ -54,22 +56,25 @@ from venue.journal.recovery import load_base, replay_into
 from venue.journal.snapshots import SnapshotStore
 from venue.persistence import schema
 from venue.persistence.rows import (
-    greatest,
-    insert_for,
+    column_sql,
+    excluded_sql,
+    greatest_sql,
     insert_new,
-    least,
+    insert_new_rows,
+    least_sql,
     name_of,
+    placeholder,
     record_of_row,
-    row_of_fill,
-    row_of_record,
     side_name,
-    upsert,
+    tuple_of_fill,
+    tuple_of_record,
+    tuples_of,
+    upsert_rows,
 )
 from venue.views import Changes, OrderStatus, OrderTracker
 
 log = logging.getLogger(__name__)
 
-_LEVEL_UPDATED: Final = LevelUpdated
 NS_PER_MINUTE: Final = 60_000_000_000
 CANDLE_INTERVALS_NS: Final = {
     "1m": NS_PER_MINUTE,
@@ -78,6 +83,7 @@ CANDLE_INTERVALS_NS: Final = {
     "1h": 60 * NS_PER_MINUTE,
     "1d": 24 * 60 * NS_PER_MINUTE,
 }
+_CANDLE_INTERVALS: Final = tuple(CANDLE_INTERVALS_NS.items())
 CATCH_UP_CHUNK_COMMANDS: Final = 2_000
 OPEN_STATUS_VALUES: Final = tuple(s.value for s in OrderStatus if s.is_open)
 STATE_ROW_ID: Final = 1
@@ -85,6 +91,19 @@ STATE_ROW_ID: Final = 1
 
 class ProjectionGapError(RuntimeError):
     """A batch would leave seqs unprojected; the missing ones must come from the journal."""
+
+
+_WANTED_TYPES: Final = (
+    TradeExecuted,
+    InstrumentAdded,
+    MarketStatusChanged,
+    AccountCreated,
+    AccountUpdated,
+    FeeTierSet,
+    RiskProfileSet,
+    KillSwitchChanged,
+)
+_WANTED: dict[type, bool] = {}  # by event type: is it one of `_Rows.command`'s?
 
 
 class _Rows:
@@ -96,18 +115,23 @@ class _Rows:
         self.market_status: dict[str, dict[str, Any]] = {}
         self.accounts: dict[int, dict[str, Any]] = {}
         self.account_updates: dict[int, dict[str, Any]] = {}
-        self.trades: list[dict[str, Any]] = []
+        # Rows of the busy tables are tuples in their table's column order.
+        self.trades: list[tuple[Any, ...]] = []
         self.candles: dict[tuple[str, str, int], list[int]] = {}
-        self.balances: dict[tuple[int, str], dict[str, Any]] = {}
-        self.positions: dict[tuple[int, str], dict[str, Any]] = {}
+        self.balances: dict[tuple[int, str], tuple[Any, ...]] = {}
+        self.positions: dict[tuple[int, str], tuple[Any, ...]] = {}
         self.fee_tiers: dict[str, dict[str, Any]] = {}
         self.risk_profiles: dict[str, dict[str, Any]] = {}
         self.kill_switches: dict[str, dict[str, Any]] = {}
 
     def command(self, seq: int, events: Sequence[Event]) -> None:
         for event in events:
-            if type(event) is _LEVEL_UPDATED:
-                continue
+            kind = type(event)
+            wanted = _WANTED.get(kind)
+            if wanted is None:
+                wanted = _WANTED[kind] = issubclass(kind, _WANTED_TYPES)
+            if not wanted:
+                continue  # most events (orders, levels, balances) are the tracker's
             if isinstance(event, TradeExecuted):
                 self.trade(seq, event)
             elif isinstance(event, InstrumentAdded):
@@ -184,21 +208,23 @@ class _Rows:
     def trade(self, seq: int, trade: TradeExecuted) -> None:
         price = trade.price_ticks
         qty = trade.qty_lots
+        symbol = trade.symbol
+        ts_ns = trade.ts_ns
         self.trades.append(
-            {
-                "trade_id": trade.trade_id,
-                "symbol": trade.symbol,
-                "price_ticks": price,
-                "qty_lots": qty,
-                "aggressor_side": side_name(trade.aggressor_side),
-                "maker_order_id": trade.maker_order_id,
-                "taker_order_id": trade.taker_order_id,
-                "seq": seq,
-                "ts_ns": trade.ts_ns,
-            }
+            (  # schema.trades
+                trade.trade_id,
+                symbol,
+                price,
+                qty,
+                side_name(trade.aggressor_side),
+                trade.maker_order_id,
+                trade.taker_order_id,
+                seq,
+                ts_ns,
+            )
         )
-        for interval, length_ns in CANDLE_INTERVALS_NS.items():
-            key = (trade.symbol, interval, trade.ts_ns - trade.ts_ns % length_ns)
+        for interval, length_ns in _CANDLE_INTERVALS:
+            key = (symbol, interval, ts_ns - ts_ns % length_ns)
             candle = self.candles.get(key)
             if candle is None:
                 self.candles[key] = [price, price, price, price, qty, price * qty, 1]
@@ -213,24 +239,32 @@ class _Rows:
     def ledger(self, seq: int, changes: Changes, balances_from: int, positions_from: int) -> None:
         """The balances and positions `changes` gained from command `seq` (after the given
         indexes), keyed so the batch's last value wins."""
-        for event in changes.balances[balances_from:]:
-            self.balances[(event.account_id, event.asset)] = {
-                "account_id": event.account_id,
-                "asset": event.asset,
-                "available": event.available,
-                "held": event.held,
-                "seq": seq,
-            }
-        for position in changes.positions[positions_from:]:
-            self.positions[(position.account_id, position.symbol)] = {
-                "account_id": position.account_id,
-                "symbol": position.symbol,
-                "net_lots": position.net_lots,
-                "cost_basis": position.cost_basis,
-                "realized_pnl": position.realized_pnl,
-                "fees_paid": position.fees_paid,
-                "seq": seq,
-            }
+        balances = changes.balances
+        for index in range(balances_from, len(balances)):
+            event = balances[index]
+            account_id, asset = event.account_id, event.asset
+            # schema.balances
+            self.balances[(account_id, asset)] = (
+                account_id,
+                asset,
+                event.available,
+                event.held,
+                seq,
+            )
+        positions = changes.positions
+        for index in range(positions_from, len(positions)):
+            position = positions[index]
+            account_id, symbol = position.account_id, position.symbol
+            # schema.positions
+            self.positions[(account_id, symbol)] = (
+                account_id,
+                symbol,
+                position.net_lots,
+                position.cost_basis,
+                position.realized_pnl,
+                position.fees_paid,
+                seq,
+            )
 
 
 class Projector:
@@ -297,10 +331,8 @@ class Projector:
                     rows.ledger(seq, changes, balances_from, positions_from)
                     rows.command(seq, produced)
                 _write(connection, changes, rows)
-                connection.execute(
-                    update(schema.projector_state)
-                    .where(schema.projector_state.c.id == STATE_ROW_ID)
-                    .values(last_seq=expected - 1)
+                connection.exec_driver_sql(
+                    _state_sql(connection.dialect)[1], (expected - 1, STATE_ROW_ID)
                 )
         except BaseException:
             self._tracker = None  # it may have run ahead of what was committed
@@ -308,13 +340,28 @@ class Projector:
         self.last_seq = expected - 1
 
 
+_STATE_SQL: dict[str, tuple[str, str, str]] = {}
+
+
+def _state_sql(dialect: Dialect) -> tuple[str, str, str]:
+    """`projector_state`'s statements: select last_seq, update it, select it for update."""
+    sql = _STATE_SQL.get(dialect.name)
+    if sql is None:
+        mark = placeholder(dialect)
+        table = dialect.identifier_preparer.format_table(schema.projector_state)
+        select_sql = f"SELECT last_seq FROM {table} WHERE id = {mark}"
+        # A second projector on one database waits at the FOR UPDATE (SQLite: at BEGIN
+        # IMMEDIATE, the writer engine's lock).
+        locking = select_sql + " FOR UPDATE" if dialect.name == "postgresql" else select_sql
+        update_sql = f"UPDATE {table} SET last_seq = {mark} WHERE id = {mark}"
+        sql = _STATE_SQL[dialect.name] = (select_sql, update_sql, locking)
+    return sql
+
+
 def _last_seq(connection: Connection, *, for_update: bool = False) -> int:
-    query = select(schema.projector_state.c.last_seq).where(
-        schema.projector_state.c.id == STATE_ROW_ID
-    )
-    if for_update and connection.dialect.name == "postgresql":
-        query = query.with_for_update()  # a second projector on one database waits here
-    last = connection.execute(query).scalar()
+    statements = _state_sql(connection.dialect)
+    query = statements[2] if for_update else statements[0]
+    last = connection.exec_driver_sql(query, (STATE_ROW_ID,)).scalar()
     if last is None:
         insert_new(connection, schema.projector_state, [{"id": STATE_ROW_ID, "last_seq": 0}])
         return 0
@@ -322,7 +369,9 @@ def _last_seq(connection: Connection, *, for_update: bool = False) -> int:
 
 
 def _write(connection: Connection, changes: Changes, rows: _Rows) -> None:
-    upsert(connection, schema.instruments, list(rows.instruments.values()), ["symbol"])
+    if rows.instruments:
+        instruments = tuples_of(schema.instruments, list(rows.instruments.values()))
+        upsert_rows(connection, schema.instruments, instruments, ("symbol",))
     if rows.market_status:
         table = schema.instruments
         connection.execute(
@@ -331,7 +380,9 @@ def _write(connection: Connection, changes: Changes, rows: _Rows) -> None:
             .values(status=bindparam("status"), mode=bindparam("mode"), seq=bindparam("seq")),
             list(rows.market_status.values()),
         )
-    upsert(connection, schema.accounts, list(rows.accounts.values()), ["account_id"])
+    if rows.accounts:
+        accounts = tuples_of(schema.accounts, list(rows.accounts.values()))
+        upsert_rows(connection, schema.accounts, accounts, ("account_id",))
     if rows.account_updates:
         table = schema.accounts
         connection.execute(
@@ -344,73 +395,81 @@ def _write(connection: Connection, changes: Changes, rows: _Rows) -> None:
             ),
             list(rows.account_updates.values()),
         )
-    upsert(connection, schema.orders, [row_of_record(r) for r in changes.orders], ["order_id"])
-    insert_new(connection, schema.fills, [row_of_fill(f) for f in changes.fills])
-    insert_new(connection, schema.trades, rows.trades)
-    insert_new(connection, schema.ledger_postings, _posting_rows(changes))
-    upsert(connection, schema.balances, list(rows.balances.values()), ["account_id", "asset"])
-    upsert(connection, schema.positions, list(rows.positions.values()), ["account_id", "symbol"])
+    upsert_rows(
+        connection, schema.orders, [tuple_of_record(r) for r in changes.orders], ("order_id",)
+    )
+    insert_new_rows(connection, schema.fills, [tuple_of_fill(f) for f in changes.fills])
+    insert_new_rows(connection, schema.trades, rows.trades)
+    insert_new_rows(connection, schema.ledger_postings, _posting_rows(changes))
+    upsert_rows(connection, schema.balances, list(rows.balances.values()), ("account_id", "asset"))
+    upsert_rows(
+        connection, schema.positions, list(rows.positions.values()), ("account_id", "symbol")
+    )
     _write_candles(connection, rows.candles)
-    upsert(connection, schema.fee_tiers, list(rows.fee_tiers.values()), ["name"])
-    upsert(connection, schema.risk_profiles, list(rows.risk_profiles.values()), ["name"])
-    upsert(connection, schema.kill_switches, list(rows.kill_switches.values()), ["scope"])
+    for table, keyed, keys in (
+        (schema.fee_tiers, rows.fee_tiers, ("name",)),
+        (schema.risk_profiles, rows.risk_profiles, ("name",)),
+        (schema.kill_switches, rows.kill_switches, ("scope",)),
+    ):
+        if keyed:
+            upsert_rows(connection, table, tuples_of(table, list(keyed.values())), keys)
 
 
-def _posting_rows(changes: Changes) -> list[dict[str, Any]]:
-    result: list[dict[str, Any]] = []
+def _posting_rows(changes: Changes) -> list[tuple[Any, ...]]:
+    result: list[tuple[Any, ...]] = []
+    append = result.append
     previous_seq = -1
     index = 0
     for seq, ts_ns, posting in changes.postings:
         index = index + 1 if seq == previous_seq else 0
         previous_seq = seq
-        result.append(
-            {
-                "seq": seq,
-                "idx": index,
-                "ts_ns": ts_ns,
-                "debit_account": posting.debit_account,
-                "debit_bucket": posting.debit_bucket,
-                "credit_account": posting.credit_account,
-                "credit_bucket": posting.credit_bucket,
-                "asset": posting.asset,
-                "amount": posting.amount,
-                "reason": posting.reason,
-                "trade_id": posting.trade_id,
-            }
+        append(
+            (  # schema.ledger_postings
+                seq,
+                index,
+                ts_ns,
+                posting.debit_account,
+                posting.debit_bucket,
+                posting.credit_account,
+                posting.credit_bucket,
+                posting.asset,
+                posting.amount,
+                posting.reason,
+                posting.trade_id,
+            )
         )
     return result
+
+
+def candle_merge(dialect: Dialect) -> dict[str, str]:
+    """A candle already begun by an earlier batch keeps its open and merges the rest."""
+    table = schema.candles
+
+    def old(name: str) -> str:
+        return column_sql(dialect, table, name)
+
+    def new(name: str) -> str:
+        return excluded_sql(dialect, name)
+
+    return {
+        "high_ticks": greatest_sql(dialect, old("high_ticks"), new("high_ticks")),
+        "low_ticks": least_sql(dialect, old("low_ticks"), new("low_ticks")),
+        "close_ticks": new("close_ticks"),
+        "volume_lots": f"{old('volume_lots')} + {new('volume_lots')}",
+        "notional": f"{old('notional')} + {new('notional')}",
+        "trade_count": f"{old('trade_count')} + {new('trade_count')}",
+    }
+
+
+CANDLE_KEYS: Final = ("symbol", "interval", "start_ns")
 
 
 def _write_candles(connection: Connection, candles: dict[tuple[str, str, int], list[int]]) -> None:
     if not candles:
         return
-    table = schema.candles
-    rows = [
-        {
-            "symbol": symbol,
-            "interval": interval,
-            "start_ns": start_ns,
-            "open_ticks": figures[0],
-            "high_ticks": figures[1],
-            "low_ticks": figures[2],
-            "close_ticks": figures[3],
-            "volume_lots": figures[4],
-            "notional": figures[5],
-            "trade_count": figures[6],
-        }
-        for (symbol, interval, start_ns), figures in candles.items()
-    ]
-    # A candle already begun by an earlier batch keeps its open and merges the rest.
-    excluded = insert_for(connection, table).excluded
-    merge = {
-        "high_ticks": greatest(connection, table.c.high_ticks, excluded.high_ticks),
-        "low_ticks": least(connection, table.c.low_ticks, excluded.low_ticks),
-        "close_ticks": excluded.close_ticks,
-        "volume_lots": table.c.volume_lots + excluded.volume_lots,
-        "notional": table.c.notional + excluded.notional,
-        "trade_count": table.c.trade_count + excluded.trade_count,
-    }
-    upsert(connection, table, rows, ["symbol", "interval", "start_ns"], merge)
+    # schema.candles: the key, then open, high, low, close, volume, notional, trade count
+    rows = [(*key, *figures) for key, figures in candles.items()]
+    upsert_rows(connection, schema.candles, rows, CANDLE_KEYS, candle_merge)
 
 
 # ---------------------------------------------------------------------- catch-up and rebuild
