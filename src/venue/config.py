@@ -105,6 +105,7 @@ class Settings(BaseSettings):
     recv_window_ms: int = Field(5000, ge=100, le=60_000, validation_alias=_names("recv_window_ms"))
     ws_max_subscriptions: int = Field(50, ge=1, validation_alias=_names("ws_max_subscriptions"))
     ws_queue_messages: int = Field(1000, ge=10, validation_alias=_names("ws_queue_messages"))
+    ws_max_inflight: int = Field(256, ge=1, le=10_000, validation_alias=_names("ws_max_inflight"))
     projector_queue_batches: int = Field(
         10_000, ge=1, validation_alias=_names("projector_queue_batches")
     )

@@ -274,6 +274,7 @@ def create_venue_app(venue: Venue) -> OrderFastPath:
     limits = WsLimits(
         max_subscriptions=settings.ws_max_subscriptions,
         queue_capacity=settings.ws_queue_messages,
+        max_inflight=settings.ws_max_inflight,
     )
     ws = websocket_router(venue.market_data, venue.hub, hooks, limits)
     ctx = AppContext(

@@ -16,8 +16,12 @@ TIMEOUT_S = 10
 
 
 def receive(ws: ClientConnection) -> dict[str, Any]:
-    message: dict[str, Any] = json.loads(ws.recv(timeout=TIMEOUT_S))
-    return message
+    """The next message: a frame holds one object or an array of them (batched)."""
+    waiting = ws.__dict__.setdefault("_venue_pending", [])
+    while not waiting:
+        frame = json.loads(ws.recv(timeout=TIMEOUT_S))
+        waiting.extend(frame if isinstance(frame, list) else [frame])
+    return waiting.pop(0)
 
 
 def receive_until(ws: ClientConnection, wanted: Any) -> dict[str, Any]:

@@ -30,6 +30,15 @@ from venue.gateway.ws import (
 from venue.marketdata import Hub
 
 
+def receive(ws: Any) -> Any:
+    """The next message: a frame holds one object or, when several were waiting, an array."""
+    waiting = ws.__dict__.setdefault("_venue_pending", [])
+    while not waiting:
+        frame = ws.receive_json()
+        waiting.extend(frame if isinstance(frame, list) else [frame])
+    return waiting.pop(0)
+
+
 def limit(side: Side, qty: int, price: int, account: int = 1) -> PlaceOrder:
     return PlaceOrder(account, SYMBOL, side, OrderType.LIMIT, qty, price_ticks=price)
 
@@ -94,7 +103,7 @@ def until(ws: Any, op: str) -> list[Any]:
     """Messages up to and including the first with this op."""
     out = []
     while True:
-        message = ws.receive_json()
+        message = receive(ws)
         out.append(message)
         if message.get("op") == op:
             return out
@@ -104,20 +113,20 @@ def test_subscribe_sends_the_ack_then_the_snapshot_then_deltas(harness: Harness)
     harness.run(limit(Side.BUY, 5, 200), limit(Side.SELL, 2, 210))
     with harness.client.websocket_connect("/ws") as ws:
         ws.send_json({"op": "subscribe", "channels": [f"book.{SYMBOL}", f"bbo.{SYMBOL}"]})
-        assert ws.receive_json() == {
+        assert receive(ws) == {
             "op": "subscribed",
             "channels": [f"book.{SYMBOL}", f"bbo.{SYMBOL}"],
         }
-        snapshot = ws.receive_json()
+        snapshot = receive(ws)
         assert snapshot["type"] == "snapshot"
         assert snapshot["seq"] == 3
         assert snapshot["bids"] == [["100", "0.005"]]
         assert snapshot["asks"] == [["105", "0.002"]]
-        bbo = ws.receive_json()
+        bbo = receive(ws)
         assert bbo["channel"] == f"bbo.{SYMBOL}"
         assert bbo["bid"] == ["100", "0.005"]
         harness.run(limit(Side.BUY, 1, 210, account=2))
-        delta = ws.receive_json()
+        delta = receive(ws)
         assert delta["type"] == "delta"
         assert delta["prev_seq"] == 3
         assert delta["asks"] == [["105", "0.001"]]
@@ -125,45 +134,45 @@ def test_subscribe_sends_the_ack_then_the_snapshot_then_deltas(harness: Harness)
         client.apply(delta)
         book = harness.venue.market_data.book(SYMBOL, 100)
         assert client.levels() == (book["bids"], book["asks"])
-        assert ws.receive_json()["ask"] == ["105", "0.001"]  # the BBO moved too
+        assert receive(ws)["ask"] == ["105", "0.001"]  # the BBO moved too
         ws.send_json({"op": "unsubscribe", "channels": [f"bbo.{SYMBOL}"]})
-        assert ws.receive_json() == {"op": "unsubscribed", "channels": [f"bbo.{SYMBOL}"]}
+        assert receive(ws) == {"op": "unsubscribed", "channels": [f"bbo.{SYMBOL}"]}
         harness.run(limit(Side.BUY, 1, 190, account=2))  # deeper: the BBO stays
-        assert ws.receive_json()["type"] == "delta"
+        assert receive(ws)["type"] == "delta"
         ws.send_json({"op": "ping", "id": 7})
-        assert ws.receive_json() == {"op": "pong", "id": 7}  # no BBO message in between
+        assert receive(ws) == {"op": "pong", "id": 7}  # no BBO message in between
 
 
 def test_bad_requests_answer_errors_and_keep_the_connection(harness: Harness) -> None:
     with harness.client.websocket_connect("/ws") as ws:
         ws.send_text("{not json")
-        assert ws.receive_json()["code"] == "bad_json"
+        assert receive(ws)["code"] == "bad_json"
         ws.send_json([1, 2])
-        assert ws.receive_json()["code"] == "bad_request"
+        assert receive(ws)["code"] == "bad_request"
         ws.send_json({"op": "dance", "id": "x"})
-        assert ws.receive_json() == {
+        assert receive(ws) == {
             "op": "error",
             "code": "unknown_op",
             "message": "unknown op 'dance'",
             "id": "x",
         }
         ws.send_json({"op": "subscribe", "channels": ["book.NOPE"]})
-        assert ws.receive_json()["code"] == "unknown_channel"
+        assert receive(ws)["code"] == "unknown_channel"
         ws.send_json({"op": "subscribe", "channels": [f"candles.{SYMBOL}.2m"]})
-        assert ws.receive_json()["code"] == "unknown_channel"
+        assert receive(ws)["code"] == "unknown_channel"
         ws.send_json({"op": "subscribe", "channels": ["orders"]})
-        assert ws.receive_json()["code"] == "unauthenticated"
+        assert receive(ws)["code"] == "unauthenticated"
         ws.send_json({"op": "place", "id": 1, "order": {}})
-        assert ws.receive_json() == {
+        assert receive(ws) == {
             "op": "error",
             "code": "unauthenticated",
             "message": "authenticate before 'place'",
             "id": 1,
         }
         ws.send_text("x" * 70_000)
-        assert ws.receive_json()["code"] == "message_too_large"
+        assert receive(ws)["code"] == "message_too_large"
         ws.send_json({"op": "ping"})
-        assert ws.receive_json() == {"op": "pong"}
+        assert receive(ws) == {"op": "pong"}
 
 
 @pytest.mark.parametrize("harness", [WsLimits(max_subscriptions=3)], indirect=True)
@@ -171,38 +180,38 @@ def test_too_many_subscriptions_is_refused_whole(harness: Harness) -> None:
     with harness.client.websocket_connect("/ws") as ws:
         ws.send_json({"op": "subscribe", "channels": [f"trades.{SYMBOL}", f"ticker.{SYMBOL}"]})
         until(ws, "subscribed")
-        assert ws.receive_json()["channel"] == f"ticker.{SYMBOL}"  # its snapshot
+        assert receive(ws)["channel"] == f"ticker.{SYMBOL}"  # its snapshot
         ws.send_json(
             {"op": "subscribe", "channels": [f"candles.{SYMBOL}.1m", f"candles.{SYMBOL}.5m"]}
         )
-        assert ws.receive_json()["code"] == "too_many_subscriptions"
+        assert receive(ws)["code"] == "too_many_subscriptions"
         ws.send_json({"op": "subscribe", "channels": [f"candles.{SYMBOL}.1m", f"trades.{SYMBOL}"]})
-        assert ws.receive_json()["op"] == "subscribed"
+        assert receive(ws)["op"] == "subscribed"
 
 
 def test_auth_opens_private_channels_and_order_entry(harness: Harness) -> None:
     with harness.client.websocket_connect("/ws") as ws:
         ws.send_json({"op": "auth", "key": "bad", "timestamp": 1, "signature": "sig"})
-        assert ws.receive_json() == {
+        assert receive(ws) == {
             "op": "error",
             "code": "invalid_signature",
             "message": "the signature does not match",
         }
         ws.send_json({"op": "auth", "key": "good", "timestamp": "1", "signature": "sig"})
-        assert ws.receive_json() == {"op": "authenticated", "account_id": 42}
+        assert receive(ws) == {"op": "authenticated", "account_id": 42}
         ws.send_json({"op": "subscribe", "channels": ["orders", "fills"]})
-        assert ws.receive_json() == {"op": "subscribed", "channels": ["orders", "fills"]}
+        assert receive(ws) == {"op": "subscribed", "channels": ["orders", "fills"]}
         assert harness.hub.has_subscribers("private.42.orders")
         order = {"symbol": SYMBOL, "side": "buy", "type": "limit", "quantity": "1"}
         ws.send_json({"op": "place", "id": "a", "order": order})
-        assert ws.receive_json() == {
+        assert receive(ws) == {
             "op": "place",
             "id": "a",
             "result": {"order_id": 1, "status": "new", **order},
         }
         assert harness.hooks.placed == [(42, order)]
         ws.send_json({"op": "place", "id": "b", "order": {**order, "quantity": "0"}})
-        assert ws.receive_json() == {
+        assert receive(ws) == {
             "op": "place",
             "id": "b",
             "error": {
@@ -212,24 +221,24 @@ def test_auth_opens_private_channels_and_order_entry(harness: Harness) -> None:
             },
         }
         ws.send_json({"op": "cancel", "id": 3, "order_id": 13})
-        assert ws.receive_json()["error"]["code"] == "unknown_order"
+        assert receive(ws)["error"]["code"] == "unknown_order"
         ws.send_json({"op": "cancel", "id": 4, "order_id": 5})
-        assert ws.receive_json() == {
+        assert receive(ws) == {
             "op": "cancel",
             "id": 4,
             "result": {"order_id": 5, "status": "canceled"},
         }
         ws.send_json({"op": "replace", "id": 5, "order_id": 5, "quantity": "2", "junk": 1})
-        assert ws.receive_json() == {
+        assert receive(ws) == {
             "op": "replace",
             "id": 5,
             "result": {"order_id": 5, "account_id": 42, "quantity": "2"},
         }
         ws.send_json({"op": "cancel", "id": 6})
-        assert ws.receive_json()["error"]["code"] == "bad_request"
+        assert receive(ws)["error"]["code"] == "bad_request"
         # what the gateway publishes on the account's channels reaches the client
         harness.client.portal.call(harness.hub.publish, "private.42.fills", b'{"x":1}')  # type: ignore[union-attr]
-        assert ws.receive_json() == {"x": 1}
+        assert receive(ws) == {"x": 1}
 
 
 @pytest.mark.parametrize("harness", [WsLimits(max_inflight=2)], indirect=True)
@@ -241,11 +250,11 @@ def test_requests_run_concurrently_up_to_the_in_flight_limit(harness: Harness) -
         until(ws, "authenticated")
         for number in range(3):
             ws.send_json({"op": "place", "id": number, "order": {"n": number}})
-        refused = ws.receive_json()
+        refused = receive(ws)
         assert refused["id"] == 2
         assert refused["error"]["code"] == "too_many_requests"
         harness.client.portal.call(gate.set)  # type: ignore[union-attr]
-        answers = [ws.receive_json(), ws.receive_json()]
+        answers = [receive(ws), receive(ws)]
         assert sorted(answer["id"] for answer in answers) == [0, 1]
         assert all("result" in answer for answer in answers)
 
@@ -258,23 +267,23 @@ def test_a_slow_consumer_is_closed_with_4008_and_others_are_unaffected(harness: 
     ):
         slow.send_json({"op": "subscribe", "channels": [f"book.{SYMBOL}"]})
         until(slow, "subscribed")
-        slow.receive_json()  # the snapshot
+        receive(slow)  # the snapshot
         # One batch of 20 book changes, delivered in one step of the loop: 20 deltas > 5.
         harness.run(*(limit(Side.BUY, 1, 150 + i) for i in range(20)))
         with pytest.raises(WebSocketDisconnect) as closed:
             while True:
-                slow.receive_json()
+                receive(slow)
         assert closed.value.code == 4008
         assert closed.value.reason == "slow consumer: send queue full"
         assert not harness.hub.has_subscribers(f"book.{SYMBOL}")
         harness.run(limit(Side.SELL, 1, 169, account=2))
-        assert other.receive_json()["price"] == "84.5"
+        assert receive(other)["price"] == "84.5"
 
 
 def test_classic_book_feed_sends_the_top_ten_at_once_and_on_change(harness: Harness) -> None:
     harness.run(*(limit(Side.SELL, 1, 300 + i) for i in range(12)))
     with harness.client.websocket_connect(f"/ws/market-data/{SYMBOL}") as ws:
-        first = ws.receive_json()
+        first = receive(ws)
         assert set(first) == {"timestamp", "symbol", "asks", "bids"}
         assert first["symbol"] == SYMBOL
         assert len(first["asks"]) == 10
@@ -282,7 +291,7 @@ def test_classic_book_feed_sends_the_top_ten_at_once_and_on_change(harness: Harn
         assert first["bids"] == []
         assert isinstance(first["timestamp"], int)
         harness.run(limit(Side.BUY, 2, 250))
-        update = ws.receive_json()
+        update = receive(ws)
         assert update["bids"] == [["125", "0.002"]]
         assert update["timestamp"] == harness.venue.ts_ns // 1_000_000
 
@@ -290,7 +299,7 @@ def test_classic_book_feed_sends_the_top_ten_at_once_and_on_change(harness: Harn
 def test_classic_trades_feed_format(harness: Harness) -> None:
     with harness.client.websocket_connect(f"/ws/trades/{SYMBOL}") as ws:
         harness.run(limit(Side.SELL, 1, 210), limit(Side.BUY, 1, 210, account=2))
-        assert ws.receive_json() == {
+        assert receive(ws) == {
             "timestamp": harness.venue.ts_ns // 1_000_000,
             "symbol": SYMBOL,
             "trade_id": 1,
@@ -305,5 +314,5 @@ def test_classic_trades_feed_format(harness: Harness) -> None:
 @pytest.mark.parametrize("path", ["/ws/market-data/NOPE", "/ws/trades/NOPE"])
 def test_classic_feeds_close_an_unknown_symbol_with_4004(harness: Harness, path: str) -> None:
     with harness.client.websocket_connect(path) as ws, pytest.raises(WebSocketDisconnect) as closed:
-        ws.receive_json()
+        receive(ws)
     assert closed.value.code == 4004

@@ -56,6 +56,8 @@ from venue.marketdata.projection import MarketData
 log = structlog.get_logger("venue.gateway")
 
 INTERVALS = ("1m", "5m", "15m", "1h", "1d")
+# Times in ms whose ns value fits a signed 64-bit column (until the year 2116).
+MAX_TIME_MS = 2**62 // 1_000_000
 
 
 class Reads(Protocol):
@@ -290,8 +292,8 @@ def create_app(ctx: AppContext) -> FastAPI:
     async def candles(
         symbol: str,
         interval: Annotated[str, Query(pattern="^(1m|5m|15m|1h|1d)$")] = "1m",
-        start: Annotated[int | None, Query(ge=0, le=2**53, description="ms")] = None,
-        end: Annotated[int | None, Query(ge=0, le=2**53, description="ms")] = None,
+        start: Annotated[int | None, Query(ge=0, le=MAX_TIME_MS, description="ms")] = None,
+        end: Annotated[int | None, Query(ge=0, le=MAX_TIME_MS, description="ms")] = None,
         limit: Annotated[int, Query(ge=1, le=1000)] = 500,
     ) -> list[dict[str, Any]]:
         symbol_known(symbol)
@@ -354,8 +356,8 @@ def create_app(ctx: AppContext) -> FastAPI:
         ] = None,
         symbol: str | None = None,
         side: Annotated[str | None, Query(pattern="^(buy|sell)$")] = None,
-        start: Annotated[int | None, Query(ge=0, le=2**53)] = None,
-        end: Annotated[int | None, Query(ge=0, le=2**53)] = None,
+        start: Annotated[int | None, Query(ge=0, le=MAX_TIME_MS)] = None,
+        end: Annotated[int | None, Query(ge=0, le=MAX_TIME_MS)] = None,
         cursor: Annotated[str | None, Query(max_length=64)] = None,
         limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     ) -> dict[str, Any]:
@@ -400,8 +402,8 @@ def create_app(ctx: AppContext) -> FastAPI:
         who: Reader,
         symbol: str | None = None,
         order_id: Annotated[int | None, Query(ge=1, le=2**62)] = None,
-        start: Annotated[int | None, Query(ge=0, le=2**53)] = None,
-        end: Annotated[int | None, Query(ge=0, le=2**53)] = None,
+        start: Annotated[int | None, Query(ge=0, le=MAX_TIME_MS)] = None,
+        end: Annotated[int | None, Query(ge=0, le=MAX_TIME_MS)] = None,
         cursor: Annotated[str | None, Query(max_length=64)] = None,
         limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     ) -> dict[str, Any]:

@@ -74,7 +74,11 @@ async def run_loadtest(
 
     admin = Credentials.load(options.key_file)
     run_id = secrets.token_hex(4)
-    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30)) as session:
+    # No connection limit: each subscriber holds one connection for the whole run (aiohttp's
+    # default pool of 100 made the 101st subscriber wait until it timed out).
+    async with aiohttp.ClientSession(
+        connector=aiohttp.TCPConnector(limit=0), timeout=aiohttp.ClientTimeout(total=30)
+    ) as session:
         tell(f"setting up {options.accounts} accounts on {options.url} ...")
         prepared = await prepare(
             session,
