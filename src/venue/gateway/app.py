@@ -33,7 +33,7 @@ from venue.client.signing import (
 )
 from venue.gateway.auth import ApiKeyAuthenticator, Principal, Role
 from venue.gateway.errors import ApiError, GatewayCode, invalid_input, not_found
-from venue.gateway.fastpath import place_order_response
+from venue.gateway.fastpath import cancel_order_response, place_order_response
 from venue.gateway.metrics import Metrics
 from venue.gateway.render import balance_json, position_json
 from venue.gateway.requests import (
@@ -386,10 +386,10 @@ def create_app(ctx: AppContext) -> FastAPI:
         return await gateway.replace(who.account_id, order_id, body)
 
     @api.delete("/orders/{order_id}", tags=["orders"])
-    async def cancel_order(order_id: int, who: Trader) -> dict[str, Any]:
-        if not 0 < order_id < 2**62:
-            raise not_found(f"order {order_id}")
-        return await gateway.cancel(who.account_id, order_id)
+    async def cancel_order(order_id: int, who: Reader) -> dict[str, Any]:
+        # Served by gateway/fastpath.py in `venue serve`, like POST /orders.
+        order, _ = await cancel_order_response(gateway, who, order_id)
+        return order
 
     @api.delete("/orders", tags=["orders"])
     async def cancel_all(who: Trader, symbol: str | None = None) -> dict[str, Any]:
