@@ -27,12 +27,14 @@ if TYPE_CHECKING:
 
 DEMO_KEYS_FILE = "demo-keys.json"
 
-# symbol, base, quote, tick, lot, base decimals, quote decimals, mid price, mode, interval ms
-MARKETS: list[tuple[str, str, str, str, str, int, int, str, MarketMode, int]] = [
-    ("BTC-USDT", "BTC", "USDT", "0.01", "0.0001", 8, 6, "27000", MarketMode.CONTINUOUS, 0),
-    ("ETH-USDT", "ETH", "USDT", "0.01", "0.001", 8, 6, "1600", MarketMode.CONTINUOUS, 0),
-    ("SOL-USDT", "SOL", "USDT", "0.001", "0.01", 8, 6, "22", MarketMode.CONTINUOUS, 0),
-    ("KWH-USD", "KWH", "USD", "0.01", "1", 0, 2, "0.12", MarketMode.CALL, 1000),
+# symbol, base, quote, tick, lot, base decimals, quote decimals, mid price, mode, interval ms,
+# size of the demo ladder's first level
+Market = tuple[str, str, str, str, str, int, int, str, MarketMode, int, str]
+MARKETS: list[Market] = [
+    ("BTC-USDT", "BTC", "USDT", "0.01", "0.0001", 8, 6, "27000", MarketMode.CONTINUOUS, 0, "0.05"),
+    ("ETH-USDT", "ETH", "USDT", "0.01", "0.001", 8, 6, "1600", MarketMode.CONTINUOUS, 0, "0.5"),
+    ("SOL-USDT", "SOL", "USDT", "0.001", "0.01", 8, 6, "22", MarketMode.CONTINUOUS, 0, "10"),
+    ("KWH-USD", "KWH", "USD", "0.01", "1", 0, 2, "0.12", MarketMode.CALL, 1000, "100"),
 ]
 ACCOUNTS = [("alice", "default"), ("bob", "default"), ("market-maker", "market_maker")]
 FUNDS = {
@@ -45,8 +47,8 @@ FUNDS = {
 }
 
 
-def _instrument(row: tuple[str, str, str, str, str, int, int, str, MarketMode, int]) -> Instrument:
-    symbol, base, quote, tick, lot, base_dec, quote_dec, _, mode, interval_ms = row
+def _instrument(row: Market) -> Instrument:
+    symbol, base, quote, tick, lot, base_dec, quote_dec, _, mode, interval_ms, _ = row
     return Instrument.create(
         symbol,
         base,
@@ -104,6 +106,7 @@ async def _ladders(venue: Venue, account_id: int) -> None:
         instrument = venue.live.instruments[row[0]]
         units = venue.live.units[row[0]]
         mid = units.price_ticks("mid", row[7])
+        size = units.qty_lots("size", row[10])
         step = max(1, mid // 1000)
         for level in range(1, 11):
             for side, price in ((Side.BUY, mid - level * step), (Side.SELL, mid + level * step)):
@@ -113,7 +116,7 @@ async def _ladders(venue: Venue, account_id: int) -> None:
                         symbol=instrument.symbol,
                         side=side,
                         order_type=OrderType.LIMIT,
-                        qty_lots=level * 10,
+                        qty_lots=level * size,
                         price_ticks=price,
                     )
                 )

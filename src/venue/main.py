@@ -276,7 +276,9 @@ def create_venue_app(venue: Venue) -> OrderFastPath:
         queue_capacity=settings.ws_queue_messages,
         max_inflight=settings.ws_max_inflight,
     )
-    ws = websocket_router(venue.market_data, venue.hub, hooks, limits)
+    ws = websocket_router(
+        venue.market_data, venue.hub, hooks, limits, connections=venue.metrics.ws_connections.inc
+    )
     ctx = AppContext(
         gateway=venue.gateway,
         authenticator=venue.authenticator,

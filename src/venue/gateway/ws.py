@@ -44,7 +44,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Final, Generic, Protocol, TypeVar
 
@@ -418,11 +418,14 @@ def websocket_router(
     hub: Hub,
     sessions: WsHooks[Who],
     limits: WsLimits | None = None,
+    connections: Callable[[int], None] | None = None,
 ) -> APIRouter:
     """The WebSocket routes. Everything runs on the event loop thread that also runs
-    `market_data.on_batch`."""
+    `market_data.on_batch`. `connections` is told +1 and -1 as sockets open and close (the
+    connection gauge)."""
     limits = limits or WsLimits()
     router = APIRouter()
+    count = connections or (lambda _change: None)
 
     def new_session(websocket: WebSocket) -> _Session[Who]:
         return _Session(websocket, market_data, hub, sessions, limits)
@@ -430,7 +433,11 @@ def websocket_router(
     @router.websocket("/ws")
     async def general(websocket: WebSocket) -> None:
         await websocket.accept()
-        await new_session(websocket).run(interactive=True)
+        count(1)
+        try:
+            await new_session(websocket).run(interactive=True)
+        finally:
+            count(-1)
 
     async def classic(websocket: WebSocket, symbol: str, channel: str) -> None:
         await websocket.accept()
@@ -438,12 +445,16 @@ def websocket_router(
             # Accepted first: a close before accept would reach the client as an HTTP 403.
             await websocket.close(code=UNKNOWN_SYMBOL_CODE, reason=f"unknown symbol {symbol}")
             return
-        session = new_session(websocket)
-        hub.subscribe(session.subscriber, channel)
-        snapshot = market_data.snapshot_bytes(channel)
-        if snapshot is not None:
-            session.subscriber.push(snapshot)
-        await session.run(interactive=False)
+        count(1)
+        try:
+            session = new_session(websocket)
+            hub.subscribe(session.subscriber, channel)
+            snapshot = market_data.snapshot_bytes(channel)
+            if snapshot is not None:
+                session.subscriber.push(snapshot)
+            await session.run(interactive=False)
+        finally:
+            count(-1)
 
     @router.websocket("/ws/market-data/{symbol}")
     async def classic_book(websocket: WebSocket, symbol: str) -> None:
