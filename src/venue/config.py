@@ -202,10 +202,24 @@ def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings
         return Settings(**{k: v for k, v in overrides.items() if v is not None})
     except ValidationError as exc:
         first = exc.errors()[0]
-        location = ".".join(str(part) for part in first["loc"]) or "settings"
-        raise SettingsError(f"invalid setting {location}: {first['msg']}") from None
+        location = str(first["loc"][0]) if first["loc"] else "settings"
+        raise SettingsError(f"invalid setting {_source_of(location)}: {first['msg']}") from None
     finally:
         _CONFIG_FILE.reset(token)
+
+
+def _source_of(location: str) -> str:
+    """The name the operator used for the setting pydantic reports as `location`: the
+    environment variable that is set, else the field (a config file key or an option)."""
+    for field_name, field in Settings.model_fields.items():
+        alias = field.validation_alias
+        choices = [str(c) for c in alias.choices] if isinstance(alias, AliasChoices) else []
+        if location == field_name or location in choices:
+            for name in choices:
+                if name != field_name and name in os.environ:
+                    return f"{name} ({field_name})"
+            return field_name
+    return location
 
 
 def database_url(settings: Settings) -> str:

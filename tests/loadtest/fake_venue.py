@@ -72,6 +72,7 @@ class FakeVenue:
     cancel_alls: int = 0
     ws_cancels: int = 0
     ws_cancel_requests: int = 0
+    ws_place_answers: int = 0
     seq: int = 100
     last_delta_seq: int = 100
     deltas_sent: int = 0
@@ -304,7 +305,10 @@ class FakeVenue:
                 status, answer = await self.place(account, data["order"])
                 key = "result" if status == 200 else "error"
                 reply = {"op": "place", "id": data["id"], key: answer.get("error", answer)}
-                await socket.send_json(reply)
+                # Like the venue under load, every other answer comes in a frame that is
+                # an array of messages (here of one), which the driver must unpack.
+                self.ws_place_answers += 1
+                await socket.send_json([reply] if self.ws_place_answers % 2 else reply)
             elif op == "cancel":
                 self.ws_cancel_requests += 1
                 order = self.orders.get(int(data["order_id"]))

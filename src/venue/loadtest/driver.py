@@ -321,30 +321,34 @@ class _WsLane:
                 self.close(f"send failed: {problem!r}")
 
     async def read(self) -> None:
-        driver = self.driver
         try:
             async for message in self.socket:
                 if message.type != aiohttp.WSMsgType.TEXT:
                     continue
                 done_ns = time.perf_counter_ns()
-                payload = _decode(message.data)
-                if not isinstance(payload, dict):
-                    continue
-                entry = self.pending.pop(str(payload.get("id")), None)
-                if entry is None:
-                    if payload.get("op") in ("place", "cancel"):
-                        driver.late_answers += 1
-                    continue
-                kind = kind_of(entry.action)
-                if "result" in payload:
-                    driver.finish(kind, "ok", entry.intended_ns, done_ns)
-                    if isinstance(entry.action, Place):
-                        driver.on_order(entry.action, entry.intended_ns, payload["result"])
-                else:
-                    code = error_code(payload, None)
-                    driver.finish(kind, code, entry.intended_ns, done_ns)
+                frame = _decode(message.data)
+                # A busy connection gets several messages in one frame, as a JSON array.
+                for payload in frame if isinstance(frame, list) else [frame]:
+                    if isinstance(payload, dict):
+                        self._answer(payload, done_ns)
         finally:
             self.close(f"closed by the venue (code {self.socket.close_code})")
+
+    def _answer(self, payload: dict[str, Any], done_ns: int) -> None:
+        driver = self.driver
+        entry = self.pending.pop(str(payload.get("id")), None)
+        if entry is None:
+            if payload.get("op") in ("place", "cancel"):
+                driver.late_answers += 1
+            return
+        kind = kind_of(entry.action)
+        if "result" in payload:
+            driver.finish(kind, "ok", entry.intended_ns, done_ns)
+            if isinstance(entry.action, Place):
+                driver.on_order(entry.action, entry.intended_ns, payload["result"])
+        else:
+            code = error_code(payload, None)
+            driver.finish(kind, code, entry.intended_ns, done_ns)
 
     def close(self, reason: str) -> None:
         if self.closed is None:
