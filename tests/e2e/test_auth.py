@@ -60,6 +60,9 @@ def test_signature_errors(server: Server, market: Market) -> None:
         server.url + "/api/v1/orders", content=json.dumps(body).encode(), headers=tampered_headers
     )
     assert error_code(tampered) == "invalid_signature"
+    log = server.log()
+    assert secret not in log and server.admin_key()["secret"] not in log
+    assert tampered_headers["X-VENUE-SIGNATURE"] not in log
 
 
 def test_roles(server: Server, market: Market) -> None:
