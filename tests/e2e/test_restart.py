@@ -98,3 +98,29 @@ def test_a_graceful_restart_keeps_keys_orders_and_balances(own_server: Server) -
     )
     assert book["bids"] == [["50", "2"]]
     market.close()
+
+
+def test_trading_goes_on_when_the_read_model_database_goes_away(tmp_path: Path) -> None:
+    if not postgres_available():
+        pytest.skip("PostgreSQL is not reachable at 127.0.0.1:5432")
+    from tests.e2e.server import drop_database
+
+    server = Server(tmp_path / "var", backend="postgresql").start()
+    try:
+        market = Market(server, "GONE-USDT")
+        trader = market.trader("stoic")
+        assert server.database is not None
+        drop_database(server.database)  # kills the read model's connections and its data
+        placed = trader.post(
+            "/api/v1/orders",
+            {"symbol": market.symbol, "side": "buy", "quantity": "1", "price": "99"},
+        )
+        assert ok(placed)["status"] == "new"  # the venue trades on its journal and live view
+        assert ok(trader.get(f"/api/v1/orders/{placed.json()['order_id']}"))["status"] == "new"
+        history = trader.get("/api/v1/fills")
+        assert history.status_code == 503
+        assert history.json()["error"]["code"] == "unavailable"
+        assert httpx.get(f"{server.url}/ready").status_code == 503
+        market.close()
+    finally:
+        server.close()

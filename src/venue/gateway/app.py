@@ -21,6 +21,7 @@ from fastapi import APIRouter, Depends, FastAPI, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from sqlalchemy.exc import DBAPIError
 from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -226,6 +227,13 @@ def create_app(ctx: AppContext) -> FastAPI:
         code = GatewayCode.NOT_FOUND if exc.status_code == 404 else GatewayCode.INVALID_REQUEST
         body = {"error": {"code": code, "message": str(exc.detail), "details": {}}}
         return JSONResponse(body, status_code=exc.status_code)
+
+    @app.exception_handler(DBAPIError)
+    async def _database(_: Request, exc: DBAPIError) -> JSONResponse:
+        # The read model is a projection: the venue trades on without it, and says so.
+        log.warning("read model unavailable", error=type(exc.orig).__name__)
+        error = ApiError(503, GatewayCode.UNAVAILABLE, "history is unavailable for a moment")
+        return JSONResponse(error.body(), status_code=503)
 
     @app.exception_handler(Exception)
     async def _internal(_: Request, exc: Exception) -> JSONResponse:
