@@ -4,7 +4,7 @@ exactly what the SQLAlchemy Core path (compiled INSERT ... ON CONFLICT fed dicts
 from __future__ import annotations
 
 import random
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import pytest
@@ -22,8 +22,28 @@ from venue.persistence.rows import (
     row_of_record,
     tuple_of_fill,
     tuple_of_record,
-    upsert,
 )
+
+UPSERT_CHUNK_ROWS = 5_000
+
+
+def upsert(
+    connection: Connection,
+    table: Table,
+    rows: Sequence[Mapping[str, Any]],
+    keys: Sequence[str],
+    merge: Mapping[str, Any] | None = None,
+) -> None:
+    """The projector's former write path, kept as the reference: SQLAlchemy Core's INSERT ...
+    ON CONFLICT DO UPDATE (every non-key column, or `merge`'s expressions), fed dicts."""
+    if not rows:
+        return
+    statement = insert_for(connection, table)
+    if merge is None:
+        merge = {c.name: statement.excluded[c.name] for c in table.columns if c.name not in keys}
+    statement = statement.on_conflict_do_update(index_elements=list(keys), set_=dict(merge))
+    for start in range(0, len(rows), UPSERT_CHUNK_ROWS):
+        connection.execute(statement, list(rows[start : start + UPSERT_CHUNK_ROWS]))
 
 
 def _core_candle_merge(connection: Connection, table: Table) -> dict[str, Any]:

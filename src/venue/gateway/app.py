@@ -36,7 +36,7 @@ from venue.gateway.auth import ApiKeyAuthenticator, Principal, Role
 from venue.gateway.errors import ApiError, GatewayCode, invalid_input, not_found
 from venue.gateway.fastpath import cancel_order_response, place_order_response
 from venue.gateway.metrics import Metrics
-from venue.gateway.render import balance_json, position_json
+from venue.gateway.render import position_json
 from venue.gateway.requests import (
     AccountRequest,
     AccountUpdateRequest,
@@ -430,12 +430,7 @@ def create_app(ctx: AppContext) -> FastAPI:
 
     @api.get("/balances", tags=["account"])
     async def balances(who: Reader) -> dict[str, Any]:
-        live = gateway.live
-        rows = [
-            balance_json(balance, live.asset_decimals.get(asset, 0))
-            for asset, balance in sorted(live.balances.get(who.account_id, {}).items())
-        ]
-        return {"account_id": who.account_id, "balances": rows, "seq": live.last_seq}
+        return gateway.balances_json(who.account_id)
 
     @api.get("/positions", tags=["account"])
     async def positions(who: Reader) -> dict[str, Any]:
@@ -497,13 +492,8 @@ def create_app(ctx: AppContext) -> FastAPI:
 
     @api.get("/admin/accounts/{account_id}/balances", tags=["admin"])
     async def account_balances(account_id: int, _: Admin) -> dict[str, Any]:
-        gateway.account_json(account_id)
-        live = gateway.live
-        rows = [
-            balance_json(balance, live.asset_decimals.get(asset, 0))
-            for asset, balance in sorted(live.balances.get(account_id, {}).items())
-        ]
-        return {"account_id": account_id, "balances": rows, "seq": live.last_seq}
+        gateway.account_json(account_id)  # 404 for an unknown account
+        return gateway.balances_json(account_id)
 
     @api.post("/admin/accounts/{account_id}/api-keys", tags=["admin"])
     async def create_key(account_id: int, body: ApiKeyRequest, _: Admin) -> dict[str, Any]:

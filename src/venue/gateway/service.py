@@ -51,7 +51,7 @@ from venue.domain.units import UnitError, Units, parse_amount, parse_decimal
 from venue.domain.values import MAX_AMOUNT, MarketMode, TimeInForce
 from venue.gateway.errors import ApiError, GatewayCode, invalid, not_found, rejected
 from venue.gateway.live import LiveView
-from venue.gateway.render import SIDES, STPS, TIFS, TYPES, order_json
+from venue.gateway.render import SIDES, STPS, TIFS, TYPES, balance_json, order_json
 from venue.gateway.requests import (
     AccountRequest,
     AccountUpdateRequest,
@@ -318,9 +318,16 @@ class Gateway:
             account_id, body.asset
         )
 
-    def balance_json(self, account_id: int, asset: str) -> dict[str, Any]:
-        from venue.gateway.render import balance_json
+    def balances_json(self, account_id: int) -> dict[str, Any]:
+        """Every balance of the account, from the live view (so it reflects every reply)."""
+        live = self.live
+        rows = [
+            balance_json(balance, live.asset_decimals.get(asset, 0))
+            for asset, balance in sorted(live.balances.get(account_id, {}).items())
+        ]
+        return {"account_id": account_id, "balances": rows, "seq": live.last_seq}
 
+    def balance_json(self, account_id: int, asset: str) -> dict[str, Any]:
         balance = self.live.balances.get(account_id, {}).get(asset)
         decimals = self.decimals(asset)
         if balance is None:

@@ -4,8 +4,8 @@ Invariants: enums are stored as their lowercased names (`OrderStatus` as its val
 `record_of_row(row_of_record(r)) == r` for every OrderRecord (tested); likewise for fills.
 
 Two write paths:
-- `upsert` / `insert_new`: SQLAlchemy Core statements fed dicts (the reference, used where a
-  write is rare).
+- `insert_new`: a SQLAlchemy Core statement fed dicts, for the rare one-row writes (the
+  Core upsert the projector used before lives on in tests/persistence as the reference).
 - `upsert_rows` / `insert_new_rows`: the projector's hot path. The SQL text of each
   INSERT ... ON CONFLICT is built once per (dialect, table, kind) and run with
   `exec_driver_sql(sql, list_of_tuples)`, straight into the driver's executemany: no statement
@@ -20,9 +20,8 @@ from collections.abc import Callable, Mapping, Sequence
 from enum import Enum, IntEnum
 from typing import Any, Final, TypeVar
 
-from sqlalchemy import Connection, Dialect, Table, func
+from sqlalchemy import Connection, Dialect, Table
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.sql.elements import ColumnElement
 
 from venue.domain.values import OrderType, SelfTradePrevention, Side, TimeInForce
 from venue.views import FillRecord, OrderRecord, OrderStatus
@@ -226,31 +225,6 @@ def insert_for(connection: Connection, table: Table) -> Any:
     raise NotImplementedError(f"no upsert for the {name} dialect")
 
 
-def upsert(
-    connection: Connection,
-    table: Table,
-    rows: Sequence[Mapping[str, Any]],
-    keys: Sequence[str],
-    merge: Mapping[str, ColumnElement[Any]] | None = None,
-) -> None:
-    """Insert `rows`, replacing every non-key column of a row whose key exists (or setting
-    `merge`'s expressions instead, if given). One executemany per chunk."""
-    if not rows:
-        return
-    cache_key = (connection.dialect.name, table.name, tuple(keys), "upsert")
-    statement = _STATEMENTS.get(cache_key) if merge is None else None
-    if statement is None:
-        statement = insert_for(connection, table)
-        if merge is None:
-            columns = [c.name for c in table.columns if c.name not in keys]
-            merge = {name: statement.excluded[name] for name in columns}
-            statement = statement.on_conflict_do_update(index_elements=list(keys), set_=dict(merge))
-            _STATEMENTS[cache_key] = statement
-        else:
-            statement = statement.on_conflict_do_update(index_elements=list(keys), set_=dict(merge))
-    _execute(connection, table, statement, rows)
-
-
 def insert_new(connection: Connection, table: Table, rows: Sequence[Mapping[str, Any]]) -> None:
     """Insert `rows`, leaving a row whose key exists as it is (append-only tables)."""
     if not rows:
@@ -270,18 +244,6 @@ def _execute(
     compiles it anew for every row count.)"""
     for start in range(0, len(rows), UPSERT_CHUNK_ROWS):
         connection.execute(statement, list(rows[start : start + UPSERT_CHUNK_ROWS]))
-
-
-def greatest(connection: Connection, a: Any, b: Any) -> ColumnElement[Any]:
-    if connection.dialect.name == "sqlite":
-        return func.max(a, b)  # SQLite's two-argument max() is scalar
-    return func.greatest(a, b)
-
-
-def least(connection: Connection, a: Any, b: Any) -> ColumnElement[Any]:
-    if connection.dialect.name == "sqlite":
-        return func.min(a, b)
-    return func.least(a, b)
 
 
 # ---------------------------------------------------------------------- raw upserts
