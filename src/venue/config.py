@@ -68,7 +68,8 @@ class Settings(BaseSettings):
     host: str = Field("127.0.0.1", validation_alias=_names("host", "HOST"))
     port: int = Field(8000, ge=0, le=65535, validation_alias=_names("port", "PORT"))
     log_level: LogLevel = Field(LogLevel.INFO, validation_alias=_names("log_level", "LOG_LEVEL"))
-    log_json: bool = Field(True, validation_alias=_names("log_json"))
+    # JSON lines for machines; None: JSON unless stderr is a terminal (then readable lines)
+    log_json: bool | None = Field(None, validation_alias=_names("log_json"))
     # the journal and the sequencer
     fsync: str = Field("batch", validation_alias=_names("fsync"))
     batch_size_max: int = Field(4096, ge=1, le=65536, validation_alias=_names("batch_size_max"))

@@ -62,15 +62,19 @@ log = structlog.get_logger("venue")
 ADMIN_KEY_FILE = "admin-key.json"
 
 
-def configure_logging(level: str, as_json: bool) -> None:
+def configure_logging(level: str, as_json: bool | None) -> None:
     """structlog for the venue's own lines and the standard library's (uvicorn, alembic)."""
     processors: list[Any] = [
         structlog.contextvars.merge_contextvars,
         structlog.processors.add_log_level,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
     ]
+    if as_json is None:
+        as_json = not sys.stderr.isatty()
     renderer: Any = (
-        structlog.processors.JSONRenderer() if as_json else structlog.dev.ConsoleRenderer()
+        structlog.processors.JSONRenderer()
+        if as_json
+        else structlog.dev.ConsoleRenderer(colors=False)
     )
     structlog.configure(
         processors=[*processors, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
@@ -85,7 +89,8 @@ def configure_logging(level: str, as_json: bool) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
-    for name in ("uvicorn.access",):  # one line per request is the metrics' job
+    # One line per request is the metrics' job; Alembic's per-start chatter is noise.
+    for name in ("uvicorn.access", "alembic"):
         logging.getLogger(name).setLevel(logging.WARNING)
 
 
