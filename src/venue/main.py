@@ -31,7 +31,7 @@ import structlog
 
 from venue.config import Settings, database_url
 from venue.core import VenueState
-from venue.domain.commands import Command, CreateAccount, SequencedCommand
+from venue.domain.commands import Command, CreateAccount, SequencedCommand, SetRiskProfile
 from venue.domain.events import Event, TradeExecuted
 from venue.files import write_private_json
 from venue.gateway.app import AppContext, create_app
@@ -40,7 +40,7 @@ from venue.gateway.fastpath import OrderFastPath
 from venue.gateway.live import LiveView
 from venue.gateway.metrics import Metrics
 from venue.gateway.privatefeed import PrivateFeed
-from venue.gateway.reads import SqlReads
+from venue.gateway.reads import RISK_LIMITS, SqlReads
 from venue.gateway.service import Gateway
 from venue.gateway.wshooks import VenueWsHooks
 from venue.journal import FsyncPolicy, JournalConfig, SegmentRetention, recover
@@ -258,10 +258,28 @@ async def bootstrap(venue: Venue, *, demo: bool) -> None:
         path = data_dir / ADMIN_KEY_FILE
         write_private_json(path, {"key_id": key.key_id, "secret": secret})
         log.info("created the admin API key", path=str(path.resolve()), key_id=key.key_id)
+    await apply_order_rate_setting(venue)
     if demo:
         from venue.demo_server import set_up_demo
 
         venue.demo_lines = await set_up_demo(venue)
+
+
+async def apply_order_rate_setting(venue: Venue) -> None:
+    """MAX_ORDERS_PER_SECOND is the default risk profile's order rate. A setting that differs
+    from the journaled profile becomes a SetRiskProfile command (journaled like an operator's,
+    keeping the profile's other limits), so every replay sees the same limits."""
+    wanted = venue.settings.max_orders_per_second
+    if wanted is None:
+        return
+    await asyncio.to_thread(venue.projector.wait_idle)
+    current = await asyncio.to_thread(venue.reads.risk_profile, "default")
+    limits: dict[str, int | None] = dict.fromkeys(RISK_LIMITS) if current is None else current
+    if limits["max_orders_per_second"] == wanted:
+        return
+    limits["max_orders_per_second"] = wanted
+    reply = await venue.execute(SetRiskProfile("default", **limits))
+    log.info("default risk profile: max orders per second", value=wanted, seq=reply.seq)
 
 
 def stop(venue: Venue) -> None:

@@ -124,3 +124,19 @@ def test_trading_goes_on_when_the_read_model_database_goes_away(tmp_path: Path) 
         market.close()
     finally:
         server.close()
+
+
+def test_max_orders_per_second_limits_every_account_by_default(tmp_path: Path) -> None:
+    server = Server(tmp_path / "var", env={"MAX_ORDERS_PER_SECOND": "3"}).start()
+    try:
+        market = Market(server, "RATE-USDT")
+        trader = market.trader("hasty")
+        body = {"symbol": market.symbol, "side": "buy", "quantity": "1", "price": "99"}
+        # 12 orders back to back span at most three one-second windows (9 allowed)
+        responses = [trader.post("/api/v1/orders", body) for _ in range(12)]
+        refused = [r for r in responses if r.status_code == 429]
+        assert refused, [r.status_code for r in responses]
+        assert {r.json()["error"]["code"] for r in refused} == {"order_rate_limit"}
+        market.close()
+    finally:
+        server.close()

@@ -27,6 +27,13 @@ from venue.views.orders import FillRecord, OrderRecord
 NS_PER_MS = 1_000_000
 CLIENT_IDS_SEEDED_MAX = 1_000_000
 TICKER_MINUTES = 24 * 60
+RISK_LIMITS = (
+    "max_open_orders",
+    "max_order_notional",
+    "max_position_lots",
+    "max_orders_per_second",
+    "daily_loss_limit",
+)
 
 
 class SqlReads:
@@ -162,6 +169,15 @@ class SqlReads:
             }
             for row in rows
         ]
+
+    def risk_profile(self, name: str) -> dict[str, int | None] | None:
+        """The limits of a risk profile set by command (None: never set, the built-in one)."""
+        table = schema.risk_profiles
+        with self.engine.connect() as connection:
+            row = connection.execute(select(table).where(table.c.name == name)).mappings().first()
+        if row is None:
+            return None
+        return {key: row[key] for key in RISK_LIMITS}
 
     # ------------------------------------------------------------------ KeyRepository
 
