@@ -47,7 +47,7 @@ FUNDS = {
 }
 
 
-def _instrument(row: Market) -> Instrument:
+def _instrument(row: Market, max_book_orders: int) -> Instrument:
     symbol, base, quote, tick, lot, base_dec, quote_dec, _, mode, interval_ms, _ = row
     return Instrument.create(
         symbol,
@@ -60,6 +60,7 @@ def _instrument(row: Market) -> Instrument:
         price_band_bps=2000,
         mode=mode,
         auction_interval_ns=interval_ms * 1_000_000,
+        max_book_orders=max_book_orders,
     )
 
 
@@ -80,7 +81,7 @@ async def set_up_demo(venue: Venue) -> list[str]:
         lines.append(f"  demo keys    {(settings.data_dir / DEMO_KEYS_FILE).resolve()}")
         return lines
     for row in MARKETS:
-        await venue.execute(AddInstrument(_instrument(row)))
+        await venue.execute(AddInstrument(_instrument(row, settings.max_order_book_size)))
     keys: dict[str, dict[str, Any]] = {}
     for name, tier in ACCOUNTS:
         reply = await venue.execute(CreateAccount(fee_tier=tier, name=name))
