@@ -215,3 +215,32 @@ def test_public_market_data(server: Server, market: Market) -> None:
     assert public.request("GET", "/health", signed=False).status_code == 200
     metrics = public.request("GET", "/metrics", signed=False).text
     assert "venue_orders_total" in metrics and "venue_journal_fsync_seconds" in metrics
+
+
+def test_answers_have_the_shapes_the_openapi_document_gives(server: Server, market: Market) -> None:
+    from venue.gateway.responses import (
+        Balances,
+        Book,
+        ErrorBody,
+        FillPage,
+        Order,
+        OrderPage,
+        Positions,
+    )
+
+    maker, taker = market.trader("maker"), market.trader("taker")
+    resting = place(maker, order(market, "sell", "1", "100", client_order_id="shape-1"))
+    Order.model_validate(resting)
+    Order.model_validate(place(taker, order(market, "buy", "0.5", "100")))
+    Order.model_validate(ok(maker.get(f"/api/v1/orders/{resting['order_id']}")))
+    OrderPage.model_validate(ok(maker.get("/api/v1/orders")))
+    FillPage.model_validate(ok(maker.get("/api/v1/fills")))
+    Balances.model_validate(ok(maker.get("/api/v1/balances")))
+    Positions.model_validate(ok(maker.get("/api/v1/positions")))
+    path = f"/api/v1/markets/{market.symbol}/book"
+    Book.model_validate(ok(server.public().request("GET", path, signed=False)))
+    ErrorBody.model_validate(maker.delete("/api/v1/orders/999999999").json())
+    document = ok(server.public().request("GET", "/openapi.json", signed=False))
+    post = document["paths"]["/api/v1/orders"]["post"]["responses"]
+    assert post["200"]["content"]["application/json"]["schema"]["$ref"].endswith("/Order")
+    assert "422" in post and "401" in post

@@ -51,6 +51,15 @@ from venue.gateway.requests import (
     ReplaceRequest,
     RiskProfileRequest,
 )
+from venue.gateway.responses import (
+    Balances,
+    Book,
+    FillPage,
+    Order,
+    OrderPage,
+    Positions,
+    documented,
+)
 from venue.gateway.service import Gateway
 from venue.marketdata.projection import MarketData
 
@@ -277,7 +286,7 @@ def create_app(ctx: AppContext) -> FastAPI:
     async def instruments() -> list[dict[str, Any]]:
         return md.instruments()
 
-    @api.get("/markets/{symbol}/book", tags=["public"])
+    @api.get("/markets/{symbol}/book", tags=["public"], **documented(Book, 404))
     async def book(
         symbol: str, depth: Annotated[int | None, Query(ge=1, le=5000)] = None
     ) -> dict[str, Any]:
@@ -331,7 +340,7 @@ def create_app(ctx: AppContext) -> FastAPI:
 
     # ------------------------------------------------------------------ private: orders
 
-    @api.post("/orders", tags=["orders"])
+    @api.post("/orders", tags=["orders"], **documented(Order))
     async def place_order(body: OrderRequest, who: Reader, response: Response) -> dict[str, Any]:
         # Served by gateway/fastpath.py in `venue serve`; this route is the same steps
         # (and the OpenAPI entry).
@@ -353,7 +362,7 @@ def create_app(ctx: AppContext) -> FastAPI:
 
         return {"results": list(await asyncio.gather(*(one(o) for o in body.orders)))}
 
-    @api.get("/orders", tags=["orders"])
+    @api.get("/orders", tags=["orders"], **documented(OrderPage, 400, 401, 503))
     async def list_orders(
         who: Reader,
         status: Annotated[
@@ -383,17 +392,17 @@ def create_app(ctx: AppContext) -> FastAPI:
         )
         return {"orders": rows, "next_cursor": next_cursor, "seq": seq}
 
-    @api.get("/orders/{order_id}", tags=["orders"])
+    @api.get("/orders/{order_id}", tags=["orders"], **documented(Order, 401, 404))
     async def get_order(order_id: int, who: Reader) -> dict[str, Any]:
         if not 0 < order_id < 2**62:
             raise not_found(f"order {order_id}")
         return await gateway.order_with_fills(who.account_id, order_id)
 
-    @api.patch("/orders/{order_id}", tags=["orders"])
+    @api.patch("/orders/{order_id}", tags=["orders"], **documented(Order))
     async def replace_order(order_id: int, body: ReplaceRequest, who: Trader) -> dict[str, Any]:
         return await gateway.replace(who.account_id, order_id, body)
 
-    @api.delete("/orders/{order_id}", tags=["orders"])
+    @api.delete("/orders/{order_id}", tags=["orders"], **documented(Order, 401, 403, 404))
     async def cancel_order(order_id: int, who: Reader) -> dict[str, Any]:
         # Served by gateway/fastpath.py in `venue serve`, like POST /orders.
         order, _ = await cancel_order_response(gateway, who, order_id)
@@ -405,7 +414,7 @@ def create_app(ctx: AppContext) -> FastAPI:
 
     # ------------------------------------------------------------------ private: account
 
-    @api.get("/fills", tags=["account"])
+    @api.get("/fills", tags=["account"], **documented(FillPage, 400, 401, 503))
     async def fills(
         who: Reader,
         symbol: str | None = None,
@@ -428,11 +437,11 @@ def create_app(ctx: AppContext) -> FastAPI:
         )
         return {"fills": rows, "next_cursor": next_cursor, "seq": seq}
 
-    @api.get("/balances", tags=["account"])
+    @api.get("/balances", tags=["account"], **documented(Balances, 401))
     async def balances(who: Reader) -> dict[str, Any]:
         return gateway.balances_json(who.account_id)
 
-    @api.get("/positions", tags=["account"])
+    @api.get("/positions", tags=["account"], **documented(Positions, 401))
     async def positions(who: Reader) -> dict[str, Any]:
         live = gateway.live
         rows = []
