@@ -116,6 +116,10 @@ def test_private_channels_and_order_entry(server: Server, market: Market) -> Non
         assert authenticated["account_id"] == trader.account_id  # type: ignore[attr-defined]
         ws.send(json.dumps({"op": "subscribe", "channels": ["orders", "fills", "balances"]}))
         assert receive(ws)["op"] == "subscribed"
+        # another account's feed cannot be named directly
+        theirs_channel = f"private.{other.account_id}.orders"  # type: ignore[attr-defined]
+        ws.send(json.dumps({"op": "subscribe", "channels": [theirs_channel]}))
+        assert receive(ws)["code"] == "unknown_channel"
         order = {"symbol": market.symbol, "side": "buy", "quantity": "2", "price": "10"}
         ws.send(json.dumps({"op": "place", "id": "r1", "order": order}))
         answer = receive_until(ws, lambda m: m.get("id") == "r1")
