@@ -37,7 +37,7 @@ class MemoryKeys:
     def store_key(self, key: ApiKey) -> None:
         self.keys[key.key_id] = key
 
-    def mark_revoked(self, key_id: str, revoked_at_ns: int) -> None:
+    def mark_revoked(self, account_id: int, key_id: str, revoked_at_ns: int) -> None:
         self.keys.pop(key_id)
 
 

@@ -81,7 +81,7 @@ class KeyRepository(Protocol):
 
     def store_key(self, key: ApiKey) -> None: ...
 
-    def mark_revoked(self, key_id: str, revoked_at_ns: int) -> None: ...
+    def mark_revoked(self, account_id: int, key_id: str, revoked_at_ns: int) -> None: ...
 
 
 def load_master_key(data_dir: Path) -> bytes:
@@ -145,7 +145,7 @@ class ApiKeys:
         if key is None or key.account_id != account_id or key.revoked_at_ns is not None:
             return None
         now = time.time_ns()
-        self._repository.mark_revoked(key_id, now)
+        self._repository.mark_revoked(account_id, key_id, now)
         revoked = ApiKey(
             key.key_id,
             key.account_id,

@@ -205,10 +205,8 @@ class SqlReads:
             created_at_ns=key.created_at_ns,
         )
 
-    def mark_revoked(self, key_id: str, revoked_at_ns: int) -> None:
-        for key in self.queries.api_keys():
-            if key.key_id == key_id:
-                self._key_store.revoke_api_key(key.account_id, key_id, revoked_at_ns)
+    def mark_revoked(self, account_id: int, key_id: str, revoked_at_ns: int) -> None:
+        self._key_store.revoke_api_key(account_id, key_id, revoked_at_ns)
 
     # ------------------------------------------------------------------ seeding (startup)
 

@@ -103,14 +103,10 @@ def position_json(
         unrealized = units.quote(value - event.cost_basis if net > 0 else event.cost_basis - value)
     return {
         "symbol": event.symbol,
-        "net_quantity": ("-" if net < 0 else "") + units.qty(abs(net)) if net else "0",
+        "net_quantity": units.qty(net),
         "average_price": average,
         "cost_basis": units.quote(event.cost_basis),
-        "realized_pnl": _signed(units, event.realized_pnl),
+        "realized_pnl": units.quote(event.realized_pnl),
         "unrealized_pnl": unrealized,
-        "fees_paid": _signed(units, event.fees_paid),
+        "fees_paid": units.quote(event.fees_paid),
     }
-
-
-def _signed(units: Units, minor: int) -> str:
-    return ("-" + units.quote(-minor)) if minor < 0 else units.quote(minor)
