@@ -130,7 +130,7 @@ def set_risk_profile(
     )
     if not cmd.name or profile.problem() is not None:
         return RejectReason.INVALID_RISK_PROFILE
-    trading.profiles[cmd.name] = profile
+    trading.set_profile(profile)
     out.append(
         RiskProfileSet(
             cmd.name,

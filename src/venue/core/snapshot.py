@@ -264,15 +264,15 @@ def restore_into(state: VenueState, image: StateImage) -> None:
         for order_image in sorted(market_image.orders, key=_priority_of):
             _restore_order(engine, market, order_image)
     ledger = state.ledger
-    ledger.accounts = {a.account_id: _restore_account(a) for a in image.account_images}
+    ledger.set_accounts({a.account_id: _restore_account(a) for a in image.account_images})
     for h in image.holds:
         account = ledger.accounts[h.account_id]
+        instrument = ledger.instruments[h.symbol]
         ledger.holds[h.order_id] = Hold(
             h.order_id,
             account,
-            h.symbol,
+            instrument,
             h.is_buy,
-            h.asset,
             h.amount,
             h.per_lot,
             h.maker_bps,
@@ -282,17 +282,18 @@ def restore_into(state: VenueState, image: StateImage) -> None:
     ledger.assets = dict(image.assets)
     ledger.deposited = dict(image.deposited)
     ledger.withdrawn = dict(image.withdrawn)
-    state.trading.profiles = {
-        p.name: RiskProfile(
-            p.name,
-            p.max_open_orders,
-            p.max_order_notional,
-            p.max_position_lots,
-            p.max_orders_per_second,
-            p.daily_loss_limit,
+    state.trading.profiles = {}
+    for p in image.risk_profiles:
+        state.trading.set_profile(
+            RiskProfile(
+                p.name,
+                p.max_open_orders,
+                p.max_order_notional,
+                p.max_position_lots,
+                p.max_orders_per_second,
+                p.daily_loss_limit,
+            )
         )
-        for p in image.risk_profiles
-    }
     state.trading.venue_kill_switch = image.venue_kill_switch
 
 

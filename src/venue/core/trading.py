@@ -68,12 +68,20 @@ class Trading:
     ledger: Ledger
     profiles: dict[str, RiskProfile]
     venue_kill_switch: bool
+    loss_limited: bool  # some profile has a daily loss limit: settlement must look for breaches
 
     def __init__(self, engine: MatchingEngine, ledger: Ledger) -> None:
         self.engine = engine
         self.ledger = ledger
-        self.profiles = {"default": RiskProfile("default")}
+        self.profiles = {}
+        self.loss_limited = False
         self.venue_kill_switch = False
+        self.set_profile(RiskProfile("default"))
+
+    def set_profile(self, profile: RiskProfile) -> None:
+        """Add or replace a risk profile (the only way profiles change)."""
+        self.profiles[profile.name] = profile
+        self.loss_limited = any(p.daily_loss_limit is not None for p in self.profiles.values())
 
     # ------------------------------------------------------------------ new orders
 
@@ -101,7 +109,8 @@ class Trading:
             return reason
         is_buy = order.side == BUY
         asset = instrument.quote_asset if is_buy else instrument.base_asset
-        if funding.amount > self.ledger.available(account, asset):
+        balance = account.balances.get(asset)
+        if funding.amount > (0 if balance is None else balance.available):
             return RejectReason.INSUFFICIENT_BALANCE
         account.rate_second, account.rate_count = rate_window_after_order(
             account.rate_second, account.rate_count, ts
@@ -152,6 +161,8 @@ class Trading:
             account.rate_second, account.rate_count, ts, profile.max_orders_per_second
         ):
             return RejectReason.ORDER_RATE_LIMIT
+        if not profile.limits_size():
+            return None
         if order.budget != ABSENT:
             notional = order.budget
         elif order.side == BUY and funding.per_lot == 0:
@@ -219,14 +230,20 @@ class Trading:
     def settle(self, out: list[Event], start: int, ts: int) -> None:
         """Settle what the engine did; trip the kill switch of any account past its daily loss
         limit (which cancels its orders, and those cancels settle too)."""
-        self.ledger.process(out, start, ts)
-        tripped = [
-            account
-            for account in self.ledger.traded_accounts.values()
-            if not account.kill_switch
-            and account.account_id != FEE_ACCOUNT_ID
-            and loss_limit_breached(self.profiles[account.risk_profile], account.day_pnl)
-        ]
+        ledger = self.ledger
+        ledger.process(out, start, ts)
+        if not self.loss_limited or not ledger.changed_positions:
+            return
+        tripped: list[Account] = []
+        for position in ledger.changed_positions:  # in the order the accounts first traded
+            account = ledger.accounts[position.account_id]
+            if (
+                not account.kill_switch
+                and account.account_id != FEE_ACCOUNT_ID
+                and account not in tripped
+                and loss_limit_breached(self.profiles[account.risk_profile], account.day_pnl)
+            ):
+                tripped.append(account)
         for account in tripped:
             account.kill_switch = True
             out.append(KillSwitchChanged(account.account_id, True, "daily_loss_limit"))

@@ -367,21 +367,22 @@ class MatchingEngine:
 
     def buy_walk_cost(self, symbol: str, qty: int, account_id: int, fee_bps: int) -> int:
         """An upper bound of what a market buy of `qty` lots can spend against the book as it is
-        now: the cheapest `qty` lots of other accounts, each lot with its fee rounded up."""
+        now: the cheapest `qty` lots of other accounts, each lot with its fee rounded up.
+        Most market orders stop at the best level, so the other prices are sorted only when
+        the best level does not hold enough."""
         market = self.markets[symbol]
-        cost = 0
-        needed = qty
-        for price in sorted(market.asks.levels):
-            per_lot = _lot_cost(market, price, fee_bps)
-            maker = market.asks.levels[price].head
-            while maker is not None and needed > 0:
-                if maker.account_id != account_id:
-                    take = min(needed, maker.remaining)
-                    cost += take * per_lot
-                    needed -= take
-                maker = maker.next
-            if needed == 0:
-                break
+        best = market.asks.best()
+        if best is None:
+            return 0
+        cost, needed = _walk_cost(market, best, qty, account_id, fee_bps)
+        if needed:
+            levels = market.asks.levels
+            for price in sorted(levels):
+                if price > best.price:
+                    more, needed = _walk_cost(market, levels[price], needed, account_id, fee_bps)
+                    cost += more
+                    if needed == 0:
+                        break
         return cost
 
     def validate_replace(self, cmd: ReplaceOrder) -> RejectReason | None:
@@ -1283,6 +1284,23 @@ def _note_trade_price(market: Market, price: int) -> None:
     market.trade_high = max(market.trade_high, price)
     if market.trade_low == 0 or price < market.trade_low:
         market.trade_low = price
+
+
+def _walk_cost(
+    market: Market, level: Level, needed: int, account_id: int, fee_bps: int
+) -> tuple[int, int]:
+    """What a market buy pays for up to `needed` lots of other accounts at one level, and the
+    lots it still needs after it."""
+    per_lot = _lot_cost(market, level.price, fee_bps)
+    cost = 0
+    maker = level.head
+    while maker is not None and needed > 0:
+        if maker.account_id != account_id:
+            take = min(needed, maker.remaining)
+            cost += take * per_lot
+            needed -= take
+        maker = maker.next
+    return cost, needed
 
 
 def _lot_cost(market: Market, price: int, fee_bps: int) -> int:

@@ -10,10 +10,15 @@ Invariants:
 
 from __future__ import annotations
 
-AVAILABLE = 1
-HELD = 2
-FEE_ACCOUNT_ID = 0
-OUTSIDE_ACCOUNT_ID = -1
+from typing import Final
+
+from venue.domain.instrument import Instrument
+
+# Final: mypyc inlines these instead of looking each use up in the module's globals.
+AVAILABLE: Final = 1
+HELD: Final = 2
+FEE_ACCOUNT_ID: Final = 0
+OUTSIDE_ACCOUNT_ID: Final = -1
 
 
 class Balance:
@@ -24,12 +29,14 @@ class Balance:
     asset: str
     available: int
     held: int
+    changed: bool  # already listed among the current command's changed balances
 
     def __init__(self, account_id: int, asset: str, available: int = 0, held: int = 0) -> None:
         self.account_id = account_id
         self.asset = asset
         self.available = available
         self.held = held
+        self.changed = False
 
 
 class Position:
@@ -39,6 +46,7 @@ class Position:
     cost_basis: int
     realized_pnl: int
     fees_paid: int
+    changed: bool  # already listed among the current command's changed positions
 
     def __init__(self, account_id: int = 0, symbol: str = "") -> None:
         self.account_id = account_id
@@ -47,6 +55,7 @@ class Position:
         self.cost_basis = 0
         self.realized_pnl = 0
         self.fees_paid = 0
+        self.changed = False
 
     def fill(self, signed_lots: int, notional: int) -> int:
         """Apply a fill of `signed_lots` (positive: bought) worth `notional`; returns the P&L it
@@ -119,7 +128,12 @@ class Hold:
     """What one live order has reserved. A buy with `per_lot` > 0 keeps exactly
     `remaining * per_lot` held and releases the rest after each fill; a sell keeps
     `remaining * base_units_per_lot`; a lump hold (`per_lot` 0: a quote budget, or a market buy
-    bounded by the book) pays fills from its amount and releases the rest when the order ends."""
+    bounded by the book) pays fills from its amount and releases the rest when the order ends.
+
+    Settlement reads everything it needs from the two holds of a trade: the instrument's
+    figures are copied here, and the balances a fill moves are found once per order and kept
+    (`held` for the reserved asset, `counter` for the other one; None until first used, so
+    a balance exists only once money has moved through it, as before this cache)."""
 
     order_id: int
     account: Account
@@ -130,14 +144,20 @@ class Hold:
     per_lot: int
     maker_bps: int
     taker_bps: int
+    base_asset: str
+    quote_asset: str
+    base_units_per_lot: int
+    notional_per_tick_lot: int
+    held: Balance | None
+    counter: Balance | None
+    position: Position | None
 
     def __init__(
         self,
         order_id: int,
         account: Account,
-        symbol: str,
+        instrument: Instrument,
         is_buy: bool,
-        asset: str,
         amount: int,
         per_lot: int,
         maker_bps: int,
@@ -145,10 +165,37 @@ class Hold:
     ) -> None:
         self.order_id = order_id
         self.account = account
-        self.symbol = symbol
+        self.symbol = instrument.symbol
         self.is_buy = is_buy
-        self.asset = asset
+        self.base_asset = instrument.base_asset
+        self.quote_asset = instrument.quote_asset
+        self.asset = self.quote_asset if is_buy else self.base_asset
         self.amount = amount
         self.per_lot = per_lot
         self.maker_bps = maker_bps
         self.taker_bps = taker_bps
+        self.base_units_per_lot = instrument.base_units_per_lot
+        self.notional_per_tick_lot = instrument.notional_per_tick_lot
+        self.held = None
+        self.counter = None
+        self.position = None
+
+    def held_balance(self) -> Balance:
+        balance = self.held
+        if balance is None:
+            balance = self.held = self.account.balance(self.asset)
+        return balance
+
+    def counter_balance(self) -> Balance:
+        """The balance a fill pays into: base for a buy, quote for a sell."""
+        balance = self.counter
+        if balance is None:
+            asset = self.base_asset if self.is_buy else self.quote_asset
+            balance = self.counter = self.account.balance(asset)
+        return balance
+
+    def account_position(self) -> Position:
+        position = self.position
+        if position is None:
+            position = self.position = self.account.position(self.symbol)
+        return position

@@ -18,6 +18,8 @@ from __future__ import annotations
 
 from typing import Final
 
+from msgspec.structs import astuple
+
 from venue.domain.events import (
     BalanceChanged,
     Event,
@@ -47,14 +49,25 @@ from venue.ledger.accounts import (
 from venue.ledger.errors import LedgerError
 from venue.ledger.fees import DEFAULT_TIERS, FeeTier, buy_reserve_per_lot, fee_on
 
+# Module statics under mypyc: a plain imported name is a dict lookup in the module's globals
+# on every use; a Final alias is a C static.
+_ASTUPLE: Final = astuple
 _LEVEL_UPDATED: Final = LevelUpdated
 _ORDER_ACCEPTED: Final = OrderAccepted
+_TRADE_EXECUTED: Final = TradeExecuted
+_ORDER_CANCELED: Final = OrderCanceled
+_ORDER_EXPIRED: Final = OrderExpired
+_ORDER_REDUCED: Final = OrderReduced
+_ORDER_REPLACED: Final = OrderReplaced
 _POSTING: Final = Posting
+_LEDGER_POSTED: Final = LedgerPosted
 _BALANCE_CHANGED: Final = BalanceChanged
+_POSITION_CHANGED: Final = PositionChanged
 
 
 class Ledger:
     accounts: dict[int, Account]
+    fee_account: Account
     tiers: dict[str, FeeTier]
     holds: dict[int, Hold]
     assets: dict[str, int]
@@ -62,12 +75,12 @@ class Ledger:
     deposited: dict[str, int]
     withdrawn: dict[str, int]
     postings: list[Posting]
-    dirty_balances: dict[Balance, None]
-    dirty_positions: dict[Position, None]
-    traded_accounts: dict[int, Account]
+    changed_balances: list[Balance]
+    changed_positions: list[Position]
 
     def __init__(self) -> None:
-        self.accounts = {FEE_ACCOUNT_ID: Account(FEE_ACCOUNT_ID, "default", "default")}
+        self.fee_account = Account(FEE_ACCOUNT_ID, "default", "default")
+        self.accounts = {FEE_ACCOUNT_ID: self.fee_account}
         self.tiers = {tier.name: tier for tier in DEFAULT_TIERS}
         self.holds = {}
         self.assets = {}
@@ -75,53 +88,62 @@ class Ledger:
         self.deposited = {}
         self.withdrawn = {}
         self.postings = []
-        self.dirty_balances = {}
-        self.dirty_positions = {}
-        self.traded_accounts = {}
+        self.changed_balances = []
+        self.changed_positions = []
+
+    def set_accounts(self, accounts: dict[int, Account]) -> None:
+        """Replace every account (snapshot restore); the fee account is among them."""
+        self.accounts = accounts
+        self.fee_account = accounts[FEE_ACCOUNT_ID]
 
     # ------------------------------------------------------------------ movements
 
-    def _move(
+    def _post(
         self,
-        debit: Account | None,
+        debit: Balance | None,
         debit_bucket: int,
-        credit: Account | None,
+        credit: Balance | None,
         credit_bucket: int,
         asset: str,
         amount: int,
         reason: str,
         trade_id: int,
     ) -> None:
-        """Move `amount` from one (account, bucket) to another; None is the outside world."""
-        if amount == 0:
-            return
+        """Move `amount` of `asset` from one (balance, bucket) to another and record the
+        posting; None is the outside world. The caller never passes 0 (nothing to record)."""
         if amount < 0:
             raise LedgerError(f"negative posting {amount} {asset} ({reason})")
+        debit_account = OUTSIDE_ACCOUNT_ID
+        credit_account = OUTSIDE_ACCOUNT_ID
         if debit is not None:
-            balance = debit.balance(asset)
+            debit_account = debit.account_id
             if debit_bucket == AVAILABLE:
-                if balance.available < amount:
+                if debit.available < amount:
                     raise LedgerError(
-                        f"account {debit.account_id} {asset} available would go negative"
+                        f"account {debit_account} {asset} available would go negative"
                     )
-                balance.available -= amount
+                debit.available -= amount
             else:
-                if balance.held < amount:
-                    raise LedgerError(f"account {debit.account_id} {asset} held would go negative")
-                balance.held -= amount
-            self.dirty_balances[balance] = None
+                if debit.held < amount:
+                    raise LedgerError(f"account {debit_account} {asset} held would go negative")
+                debit.held -= amount
+            if not debit.changed:
+                debit.changed = True
+                self.changed_balances.append(debit)
         if credit is not None:
-            balance = credit.balance(asset)
+            credit_account = credit.account_id
             if credit_bucket == AVAILABLE:
-                balance.available += amount
+                credit.available += amount
             else:
-                balance.held += amount
-            self.dirty_balances[balance] = None
+                credit.held += amount
+            if not credit.changed:
+                credit.changed = True
+                self.changed_balances.append(credit)
         self.postings.append(
             _POSTING(
-                OUTSIDE_ACCOUNT_ID if debit is None else debit.account_id,
+                debit_account,
                 debit_bucket,
-                OUTSIDE_ACCOUNT_ID if credit is None else credit.account_id,
+                credit_account,
                 credit_bucket,
                 asset,
                 amount,
@@ -131,11 +153,16 @@ class Ledger:
         )
 
     def deposit(self, account: Account, asset: str, amount: int) -> None:
-        self._move(None, AVAILABLE, account, AVAILABLE, asset, amount, "deposit", 0)
+        if amount:
+            self._post(
+                None, AVAILABLE, account.balance(asset), AVAILABLE, asset, amount, "deposit", 0
+            )
         self.deposited[asset] = self.deposited.get(asset, 0) + amount
 
     def withdraw(self, account: Account, asset: str, amount: int) -> None:
-        self._move(account, AVAILABLE, None, AVAILABLE, asset, amount, "withdrawal", 0)
+        if amount:
+            balance = account.balance(asset)
+            self._post(balance, AVAILABLE, None, AVAILABLE, asset, amount, "withdrawal", 0)
         self.withdrawn[asset] = self.withdrawn.get(asset, 0) + amount
 
     def available(self, account: Account, asset: str) -> int:
@@ -155,21 +182,14 @@ class Ledger:
         tier: FeeTier,
     ) -> None:
         """Reserve `amount` for a new order (the caller checked it is available)."""
-        asset = instrument.quote_asset if is_buy else instrument.base_asset
         hold = Hold(
-            order_id,
-            account,
-            instrument.symbol,
-            is_buy,
-            asset,
-            amount,
-            per_lot,
-            tier.maker_bps,
-            tier.taker_bps,
+            order_id, account, instrument, is_buy, amount, per_lot, tier.maker_bps, tier.taker_bps
         )
         self.holds[order_id] = hold
         account.open_orders += 1
-        self._move(account, AVAILABLE, account, HELD, asset, amount, "reserve", 0)
+        if amount:
+            balance = hold.held_balance()
+            self._post(balance, AVAILABLE, balance, HELD, hold.asset, amount, "reserve", 0)
 
     def resize_needed(self, hold: Hold, price_ticks: int, remaining_lots: int) -> int:
         """How much more (positive) or less (negative) a hold must reserve after a replace to
@@ -179,21 +199,19 @@ class Ledger:
         return remaining_lots * self._per_lot(hold, price_ticks) - hold.amount
 
     def _per_lot(self, hold: Hold, price_ticks: int) -> int:
-        instrument = self.instruments[hold.symbol]
         if hold.is_buy and price_ticks:
-            return buy_reserve_per_lot(
-                price_ticks, instrument.notional_per_tick_lot, hold.taker_bps
-            )
+            return buy_reserve_per_lot(price_ticks, hold.notional_per_tick_lot, hold.taker_bps)
         return hold.per_lot
 
     def _set_hold(self, hold: Hold, required: int) -> None:
         difference = required - hold.amount
-        account = hold.account
-        if difference > 0:
-            self._move(account, AVAILABLE, account, HELD, hold.asset, difference, "reserve", 0)
-        elif difference < 0:
-            self._move(account, HELD, account, AVAILABLE, hold.asset, -difference, "release", 0)
-        hold.amount = required
+        if difference:
+            balance = hold.held_balance()
+            if difference > 0:
+                self._post(balance, AVAILABLE, balance, HELD, hold.asset, difference, "reserve", 0)
+            else:
+                self._post(balance, HELD, balance, AVAILABLE, hold.asset, -difference, "release", 0)
+            hold.amount = required
 
     def _end(self, order_id: int) -> None:
         hold = self.holds.pop(order_id, None)
@@ -206,20 +224,20 @@ class Ledger:
 
     def process(self, events: list[Event], start: int, ts_ns: int) -> None:
         """Settle and release everything events[start:] call for. Only a handful of the
-        command's events matter here; the rest are skipped with one identity test against C
-        statics (the Final aliases below), not a lookup of each class by name."""
+        command's events matter here; the rest are skipped with identity tests against C
+        statics (the Final aliases above), not a lookup of each class by name."""
         for index in range(start, len(events)):
             event = events[index]
             kind = type(event)
             if kind is _LEVEL_UPDATED or kind is _ORDER_ACCEPTED:
                 continue
-            if isinstance(event, TradeExecuted):
+            if isinstance(event, _TRADE_EXECUTED):
                 self._settle(event, ts_ns)
-            elif isinstance(event, (OrderCanceled, OrderExpired)):
+            elif isinstance(event, (_ORDER_CANCELED, _ORDER_EXPIRED)):
                 self._end(event.order_id)
-            elif isinstance(event, OrderReduced):
+            elif isinstance(event, _ORDER_REDUCED):
                 self._shrink(event.order_id, event.remaining_lots)
-            elif isinstance(event, OrderReplaced):
+            elif isinstance(event, _ORDER_REPLACED):
                 self._replaced(event)
 
     def _shrink(self, order_id: int, remaining_lots: int) -> None:
@@ -235,53 +253,85 @@ class Ledger:
         self._set_hold(hold, event.remaining_lots * hold.per_lot)
 
     def _settle(self, trade: TradeExecuted, ts_ns: int) -> None:
-        maker = self.holds.get(trade.maker_order_id)
-        taker = self.holds.get(trade.taker_order_id)
+        # One C call for the fields instead of an attribute lookup each (see engine/book.py).
+        fields = _ASTUPLE(trade)
+        trade_id: int = fields[0]
+        price: int = fields[2]
+        qty: int = fields[3]
+        maker_remaining: int = fields[10]
+        taker_remaining: int = fields[11]
+        maker = self.holds.get(fields[4])
+        taker = self.holds.get(fields[5])
         if maker is None or taker is None:
-            raise LedgerError(f"trade {trade.trade_id} between orders without reservations")
+            raise LedgerError(f"trade {trade_id} between orders without reservations")
         if maker.is_buy:
             buy, sell = maker, taker
-            buy_remaining, sell_remaining = trade.maker_remaining_lots, trade.taker_remaining_lots
+            buy_remaining, sell_remaining = maker_remaining, taker_remaining
         else:
             buy, sell = taker, maker
-            buy_remaining, sell_remaining = trade.taker_remaining_lots, trade.maker_remaining_lots
-        instrument = self.instruments[trade.symbol]
-        trade_id = trade.trade_id
-        notional = trade.price_ticks * trade.qty_lots * instrument.notional_per_tick_lot
-        base_amount = trade.qty_lots * instrument.base_units_per_lot
-        buyer = buy.account
-        seller = sell.account
-        quote = instrument.quote_asset
-        self._move(
-            seller, HELD, buyer, AVAILABLE, instrument.base_asset, base_amount, "trade", trade_id
-        )
-        sell.amount -= base_amount
-        self._move(buyer, HELD, seller, AVAILABLE, quote, notional, "trade", trade_id)
-        buy.amount -= notional
+            buy_remaining, sell_remaining = taker_remaining, maker_remaining
+        notional = price * qty * buy.notional_per_tick_lot
+        base_amount = qty * buy.base_units_per_lot
+        quote = buy.quote_asset
+        # The buyer's quote (reserved) and base balances; the seller's base (reserved), quote.
+        buyer_quote = buy.held_balance()
+        seller_quote = sell.counter_balance()
+        if base_amount:
+            self._post(
+                sell.held_balance(),
+                HELD,
+                buy.counter_balance(),
+                AVAILABLE,
+                buy.base_asset,
+                base_amount,
+                "trade",
+                trade_id,
+            )
+            sell.amount -= base_amount
+        if notional:
+            self._post(
+                buyer_quote, HELD, seller_quote, AVAILABLE, quote, notional, "trade", trade_id
+            )
+            buy.amount -= notional
         taker_fee = fee_on(notional, taker.taker_bps)
         maker_fee = fee_on(notional, maker.maker_bps)
         maker_fee = max(maker_fee, -taker_fee)  # a rebate is funded by this trade's taker fee
-        self._charge(taker, quote, taker_fee, trade_id)
-        self._charge(maker, quote, maker_fee, trade_id)
-        symbol = trade.symbol
+        if taker_fee or maker_fee:
+            fee_balance = self.fee_account.balance(quote)
+            self._charge(taker, fee_balance, quote, taker_fee, trade_id)
+            self._charge(maker, fee_balance, quote, maker_fee, trade_id)
         buyer_fee = taker_fee if buy is taker else maker_fee
         seller_fee = taker_fee if sell is taker else maker_fee
-        self._position(buyer, symbol, trade.qty_lots, notional, buyer_fee, ts_ns)
-        self._position(seller, symbol, -trade.qty_lots, notional, seller_fee, ts_ns)
+        self._position(buy, qty, notional, buyer_fee, ts_ns)
+        self._position(sell, -qty, notional, seller_fee, ts_ns)
         self._after_fill(buy, buy_remaining)
         self._after_fill(sell, sell_remaining)
 
-    def _charge(self, hold: Hold, quote: str, fee: int, trade_id: int) -> None:
-        fee_account = self.accounts[FEE_ACCOUNT_ID]
-        account = hold.account
+    def _charge(
+        self, hold: Hold, fee_balance: Balance, quote: str, fee: int, trade_id: int
+    ) -> None:
+        """A fee (positive) or rebate (negative) in the quote asset. A buy pays from what it
+        reserved; a sell from the quote the trade just paid it; a rebate is paid as available."""
         if fee > 0:
             if hold.is_buy:
-                self._move(account, HELD, fee_account, AVAILABLE, quote, fee, "fee", trade_id)
+                self._post(
+                    hold.held_balance(), HELD, fee_balance, AVAILABLE, quote, fee, "fee", trade_id
+                )
                 hold.amount -= fee
             else:
-                self._move(account, AVAILABLE, fee_account, AVAILABLE, quote, fee, "fee", trade_id)
+                self._post(
+                    hold.counter_balance(),
+                    AVAILABLE,
+                    fee_balance,
+                    AVAILABLE,
+                    quote,
+                    fee,
+                    "fee",
+                    trade_id,
+                )
         elif fee < 0:
-            self._move(fee_account, AVAILABLE, account, AVAILABLE, quote, -fee, "rebate", trade_id)
+            balance = hold.held_balance() if hold.is_buy else hold.counter_balance()
+            self._post(fee_balance, AVAILABLE, balance, AVAILABLE, quote, -fee, "rebate", trade_id)
 
     def _after_fill(self, hold: Hold, remaining_lots: int) -> None:
         if remaining_lots == 0:
@@ -289,39 +339,41 @@ class Ledger:
         elif hold.per_lot:
             self._set_hold(hold, remaining_lots * hold.per_lot)
 
-    def _position(
-        self, account: Account, symbol: str, signed_lots: int, notional: int, fee: int, ts_ns: int
-    ) -> None:
-        position = account.position(symbol)
+    def _position(self, hold: Hold, signed_lots: int, notional: int, fee: int, ts_ns: int) -> None:
+        position = hold.account_position()
         realized = position.fill(signed_lots, notional)
         position.fees_paid += fee
+        account = hold.account
         day = ts_ns // NS_PER_DAY
         if account.pnl_day != day:
             account.pnl_day = day
             account.day_pnl = 0
         account.day_pnl += realized - fee
-        self.dirty_positions[position] = None
-        self.traded_accounts[account.account_id] = account
+        if not position.changed:
+            position.changed = True
+            self.changed_positions.append(position)
 
     # ------------------------------------------------------------------ per command
 
     def flush(self, out: list[Event]) -> None:
         """Append this command's postings, changed balances and positions to `out`."""
         if self.postings:
-            out.append(LedgerPosted(self.postings))
+            out.append(_LEDGER_POSTED(self.postings))
             self.postings = []
-        if self.dirty_balances:
-            for balance in self.dirty_balances:
+        if self.changed_balances:
+            for balance in self.changed_balances:
+                balance.changed = False
                 out.append(
                     _BALANCE_CHANGED(
                         balance.account_id, balance.asset, balance.available, balance.held
                     )
                 )
-            self.dirty_balances = {}
-        if self.dirty_positions:
-            for position in self.dirty_positions:
+            self.changed_balances = []
+        if self.changed_positions:
+            for position in self.changed_positions:
+                position.changed = False
                 out.append(
-                    PositionChanged(
+                    _POSITION_CHANGED(
                         position.account_id,
                         position.symbol,
                         position.net_lots,
@@ -330,8 +382,7 @@ class Ledger:
                         position.fees_paid,
                     )
                 )
-            self.dirty_positions = {}
-        self.traded_accounts = {}
+            self.changed_positions = []
 
     def problems(self) -> list[str]:
         """Every broken ledger invariant (empty when all hold)."""

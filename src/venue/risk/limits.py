@@ -40,6 +40,15 @@ class RiskProfile:
         self.max_orders_per_second = max_orders_per_second
         self.daily_loss_limit = daily_loss_limit
 
+    def limits_size(self) -> bool:
+        """Does any limit depend on an order's size, value or open-order count? (If not, the
+        caller need not work out its notional or position.)"""
+        return (
+            self.max_open_orders is not None
+            or self.max_order_notional is not None
+            or self.max_position_lots is not None
+        )
+
     def problem(self) -> str | None:
         for field, value in (
             ("max_open_orders", self.max_open_orders),
