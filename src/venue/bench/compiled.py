@@ -24,6 +24,7 @@ COMPILED_MODULES: tuple[str, ...] = (
     "venue.ledger.accounts",
     "venue.ledger.fees",
     "venue.risk.limits",
+    "venue.journal.fastreplay",
 )
 
 # The two that decide the engine benchmark: `compiled` in its output means both are compiled.

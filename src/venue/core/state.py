@@ -68,6 +68,13 @@ class VenueState:
         self.last_seq = 0
         self.last_ts_ns = 0
 
+    def set_reporting(self, on: bool) -> None:
+        """Off: `apply` reaches exactly the same states but leaves out the events that only
+        report (the ledger's postings and balance events, OrderAccepted, continuous
+        trading's LevelUpdated). For replaying a journal nobody observes; on by default."""
+        self.engine.reporting = on
+        self.ledger.recording = on
+
     def check_invariants(self) -> list[str]:
         problems = self.engine.check_invariants()
         if self.accounts:

@@ -196,11 +196,16 @@ class MatchingEngine:
     markets: dict[str, Market]
     orders: dict[int, Order]
     next_trade_id: int
+    reporting: bool
 
     def __init__(self) -> None:
         self.markets = {}
         self.orders = {}
         self.next_trade_id = 1
+        # Off only while replaying a journal nobody observes: the engine then leaves out the
+        # events that only report (OrderAccepted, and LevelUpdated from continuous trading),
+        # never one that settlement or the state depends on.
+        self.reporting = True
 
     # ------------------------------------------------------------------ administration
 
@@ -350,7 +355,8 @@ class MatchingEngine:
         else:
             order.has_budget = True
             order.budget_fee_bps = budget_fee_bps
-        out.append(ORDER_ACCEPTED(order.order_id, order.command))
+        if self.reporting:
+            out.append(ORDER_ACCEPTED(order.order_id, order.command))
         if order.order_type >= STOP_MARKET:
             self._add_stop(market, order)
             return
@@ -563,7 +569,10 @@ class MatchingEngine:
             exhausted = self._match_level(market, level, taker, ts, out)
             if level.count == 0:
                 opposite.drop_level(level)
-            out.append(LEVEL_UPDATED(symbol, _SIDES[opposite.side], price, level.qty, level.count))
+            if self.reporting:
+                out.append(
+                    LEVEL_UPDATED(symbol, _SIDES[opposite.side], price, level.qty, level.count)
+                )
             if exhausted:
                 break
 
@@ -766,9 +775,12 @@ class MatchingEngine:
         market.next_priority += 1
         level.append(order)
         self._index(market, order)
-        out.append(
-            LEVEL_UPDATED(market.symbol, _SIDES[order.side], order.price, level.qty, level.count)
-        )
+        if self.reporting:
+            out.append(
+                LEVEL_UPDATED(
+                    market.symbol, _SIDES[order.side], order.price, level.qty, level.count
+                )
+            )
 
     def _unrest(self, market: Market, level: Level, order: Order) -> None:
         """Take a resting order out of its level and the index (the level may become empty;
@@ -786,7 +798,8 @@ class MatchingEngine:
             self._unrest(market, level, order)
             if level.count == 0:
                 book_side.drop_level(level)
-            out.append(_level_event(market.symbol, order.side, level))
+            if self.reporting:
+                out.append(_level_event(market.symbol, order.side, level))
             return
         if order.is_market:
             queue = market.market_buys if order.side == BUY else market.market_sells

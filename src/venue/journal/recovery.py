@@ -44,6 +44,7 @@ from venue.journal.codec import (
     decode_payload,
 )
 from venue.journal.config import JournalConfig
+from venue.journal.fastreplay import Cursor, replay_run
 from venue.journal.fileops import FileOps, OsFileOps
 from venue.journal.layout import SnapshotFile, list_temporary
 from venue.journal.reader import (
@@ -252,10 +253,16 @@ def replay_into(
     every mark against the replayed hash. `hash_at`: seqs whose state hash to record;
     `observe`: called with each command and its events."""
     replay = _Replay(state, reader, after_seq, to_seq, hash_at, observe)
-    for scanner in reader.scanners(after_seq):
-        replay.segment(scanner)
-        if replay.finished:
-            break
+    # Nobody reads the events: leave out those that only report (the state reached is the
+    # same; VenueState.set_reporting).
+    state.set_reporting(observe is not None)
+    try:
+        for scanner in reader.scanners(after_seq):
+            replay.segment(scanner)
+            if replay.finished:
+                break
+    finally:
+        state.set_reporting(True)
     return replay.result
 
 
@@ -302,8 +309,32 @@ class _Replay:
         replayed = 0
         pos = 0
         seq = 0
+        # Nobody observes and no hash is asked for: runs of easy records go through the
+        # compiled loop; whatever it leaves (marks, bad records, the end) comes here.
+        cursor = Cursor(0, expected) if observe is None and not hash_at else None
         try:
             while pos < size:
+                if cursor is not None:
+                    started = pos
+                    cursor.pos = pos
+                    cursor.expected = expected
+                    cursor.replayed = 0
+                    try:
+                        snapshot_events = replay_run(
+                            data, cursor, state, after_seq, to_seq, PROGRESS_EVERY_RECORDS
+                        )
+                    finally:
+                        replayed += cursor.replayed
+                        pos = cursor.pos
+                        expected = cursor.expected
+                        seq = cursor.seq
+                    if snapshot_events is not None:
+                        self._snapshot_events(seq, snapshot_events)
+                    if pos != started:
+                        reader.report_progress(pos)
+                        continue
+                    if pos >= size:
+                        break
                 if size - pos < HEADER_SIZE:
                     scanner.bad(pos, "incomplete record header")
                     break

@@ -77,6 +77,7 @@ class Ledger:
     postings: list[Posting]
     changed_balances: list[Balance]
     changed_positions: list[Position]
+    recording: bool
 
     def __init__(self) -> None:
         self.fee_account = Account(FEE_ACCOUNT_ID, "default", "default")
@@ -90,6 +91,9 @@ class Ledger:
         self.postings = []
         self.changed_balances = []
         self.changed_positions = []
+        # Off only while replaying a journal nobody observes: money moves exactly the same,
+        # but no postings or BalanceChanged/PositionChanged events are made (see flush).
+        self.recording = True
 
     def set_accounts(self, accounts: dict[int, Account]) -> None:
         """Replace every account (snapshot restore); the fee account is among them."""
@@ -127,7 +131,7 @@ class Ledger:
                 if debit.held < amount:
                     raise LedgerError(f"account {debit_account} {asset} held would go negative")
                 debit.held -= amount
-            if not debit.changed:
+            if not debit.changed and self.recording:
                 debit.changed = True
                 self.changed_balances.append(debit)
         if credit is not None:
@@ -136,9 +140,11 @@ class Ledger:
                 credit.available += amount
             else:
                 credit.held += amount
-            if not credit.changed:
+            if not credit.changed and self.recording:
                 credit.changed = True
                 self.changed_balances.append(credit)
+        if not self.recording:
+            return
         self.postings.append(
             _POSTING(
                 debit_account,
@@ -356,7 +362,13 @@ class Ledger:
     # ------------------------------------------------------------------ per command
 
     def flush(self, out: list[Event]) -> None:
-        """Append this command's postings, changed balances and positions to `out`."""
+        """Append this command's postings, changed balances and positions to `out` (when not
+        recording: only forget which positions changed; the loss limits needed them)."""
+        if not self.recording:
+            for position in self.changed_positions:
+                position.changed = False
+            self.changed_positions = []
+            return
         if self.postings:
             out.append(_LEDGER_POSTED(self.postings))
             self.postings = []
