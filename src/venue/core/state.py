@@ -68,6 +68,11 @@ class VenueState:
         self.last_seq = 0
         self.last_ts_ns = 0
 
+    def next_due_ns(self) -> int | None:
+        """When a Tick would next change anything (None: never, until another command). The
+        sequencer feeds Ticks only then, so an idle venue journals nothing."""
+        return self.engine.next_due_ns()
+
     def set_reporting(self, on: bool) -> None:
         """Off: `apply` reaches exactly the same states but leaves out the events that only
         report (the ledger's postings and balance events, OrderAccepted, continuous

@@ -299,6 +299,20 @@ class MatchingEngine:
             if market.mode == CALL and (due or expired):
                 self._indicative(market, out)
 
+    def next_due_ns(self) -> int | None:
+        """The earliest time at which a Tick would change anything (an expiry or a periodic
+        auction's uncross), or None if no Tick ever would. An expiry entry may be stale (its
+        order gone): a Tick then only drops it, which is harmless, and the time moves on."""
+        due: int | None = None
+        for market in self.markets.values():
+            heap = market.expiries
+            if heap and (due is None or heap[0][0] < due):
+                due = heap[0][0]
+            if market.mode == CALL and market.auction_interval_ns > 0:
+                if due is None or market.next_uncross_ts < due:
+                    due = market.next_uncross_ts
+        return due
+
     # ------------------------------------------------------------------ order entry
 
     def place(self, order_id: int, cmd: PlaceOrder, ts: int, out: list[Event]) -> None:

@@ -3,7 +3,8 @@
 Three threads, one job each:
 
 - the *sequencer thread* owns the `VenueState`. It drains the inbox in batches of at most
-  `batch_size_max` commands, adds due timer commands (`Tick`, `TakeSnapshot`), stamps seq
+  `batch_size_max` commands, adds due timer commands (`Tick` every `tick_interval_ns` when
+  an expiry or a periodic auction is due, `TakeSnapshot`), stamps seq
   (1, 2, 3, ... no gaps) and `ts_ns` (the wall clock, clamped so it never decreases: one
   stamp per batch), hands the batch to the journal thread, then applies it with
   `core.apply` while the journal writes it. Once the journal reports the batch durable, it
@@ -351,9 +352,10 @@ class Sequencer:
             now = clock.monotonic_ns()
             timers: list[Command] = []
             if room and next_tick is not None and now >= next_tick:
-                timers.append(Tick())
                 next_tick = now + config.tick_interval_ns
-                self.stats.ticks += 1
+                if self._tick_due():
+                    timers.append(Tick())
+                    self.stats.ticks += 1
             since_snapshot += count + len(timers)
             snapshot_due = room and (
                 (
@@ -380,6 +382,12 @@ class Sequencer:
             self._sleep(inflight, self._timeout_s(now, next_tick, next_snapshot))
         if marks:
             self._enqueue_journal([], marks)
+
+    def _tick_due(self) -> bool:
+        """Would a Tick stamped now change anything? (A Tick that would not is left out: an
+        idle venue writes nothing, and seqs are not spent on empty Ticks.)"""
+        due = self._state.next_due_ns()
+        return due is not None and due <= max(self._clock.wall_ns(), self._last_ts_ns)
 
     def _take(self, limit: int) -> tuple[list[Entry], int]:
         entries: list[Entry] = []

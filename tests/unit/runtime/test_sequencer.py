@@ -11,8 +11,16 @@ import pytest
 from runtime_support import MemoryJournal, RecordingSnapshots, order
 
 from venue.core import VenueState
-from venue.domain.commands import PlaceOrder, SequencedCommand, TakeSnapshot, Tick
+from venue.domain.commands import (
+    AddInstrument,
+    PlaceOrder,
+    SequencedCommand,
+    TakeSnapshot,
+    Tick,
+)
 from venue.domain.events import Event, SnapshotMarked
+from venue.domain.instrument import Instrument
+from venue.domain.values import OrderType, Side, TimeInForce
 from venue.runtime import (
     FakeClock,
     NotCommittedError,
@@ -115,18 +123,59 @@ def test_submit_many_and_asyncio_callers_get_their_replies_in_order() -> None:
         seq.submit_many([order()] * 9)
 
 
-def test_ticks_are_fed_at_the_configured_interval() -> None:
+def test_ticks_are_fed_at_the_configured_interval_once_something_is_due() -> None:
+    """A GTD order expiring at wall + 250 ms, ticks every 100 ms: no Tick is journaled while
+    nothing is due, one is at the first interval past the expiry, and it expires the order."""
+    clock = FakeClock()
+    journal = MemoryJournal()
+    config = SequencerConfig(tick_interval_ns=100_000_000)
+    expire_at = clock.wall_ns() + 250_000_000
+    with Sequencer(VenueState(), journal, config=config, clock=clock) as seq:
+        seq.submit(AddInstrument(Instrument.create("X-Y", "X", "Y", "1", "1", 0, 0))).result(5)
+        placed = seq.submit(
+            PlaceOrder(
+                1,
+                "X-Y",
+                Side.BUY,
+                OrderType.LIMIT,
+                1,
+                100,
+                tif=TimeInForce.GTD,
+                expire_ts_ns=expire_at,
+            )
+        ).result(5)
+        for _ in range(2):  # 100 and 200 ms: the order is not due yet
+            clock.advance(100_000_000)
+            seq.poke()
+            seq.submit(order()).result(5)
+        assert [type(c.command) for c in journal.durable].count(Tick) == 0
+        clock.advance(100_000_000)  # 300 ms: due
+        seq.poke()
+        seq.submit(order()).result(5)
+        clock.advance(100_000_000)  # nothing left to expire: no more Ticks
+        seq.poke()
+        seq.submit(order()).result(5)
+    ticks = [c for c in journal.durable if isinstance(c.command, Tick)]
+    assert len(ticks) == 1
+    assert ticks[0].ts_ns >= expire_at
+    assert placed.seq not in seq.state.engine.orders  # it rested, then the Tick expired it
+    assert type(placed.events[0]).__name__ == "OrderAccepted"
+    assert seq.stats.ticks == 1
+
+
+def test_an_idle_venue_journals_no_ticks() -> None:
     clock = FakeClock()
     journal = MemoryJournal()
     config = SequencerConfig(tick_interval_ns=100_000_000)
     with Sequencer(VenueState(), journal, config=config, clock=clock) as seq:
+        seq.submit(AddInstrument(Instrument.create("X-Y", "X", "Y", "1", "1", 0, 0))).result(5)
+        seq.submit(PlaceOrder(1, "X-Y", Side.BUY, OrderType.LIMIT, 1, 100)).result(5)  # GTC
+        for _ in range(20):
+            clock.advance(100_000_000)
+            seq.poke()
         seq.submit(order()).result(5)
-        clock.advance(100_000_000)
-        seq.poke()
-        seq.submit(order()).result(5)
-    kinds = [type(c.command) for c in journal.durable]
-    assert kinds.count(Tick) == 1
-    assert kinds.index(Tick) == 1  # before the command of the same batch
+    assert [c.seq for c in journal.durable] == [1, 2, 3]
+    assert seq.stats.ticks == 0
 
 
 def test_snapshots_every_n_commands_are_saved_after_they_are_durable() -> None:
