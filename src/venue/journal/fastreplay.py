@@ -23,8 +23,19 @@ import google_crc32c
 from venue.core.state import VenueState, apply
 from venue.domain.commands import TakeSnapshot
 from venue.domain.events import Event
-from venue.journal.codec import HEADER_SIZE, KIND_COMMAND_V1, RECORD_SIZE_MAX, command_decoder
+from venue.journal import codec
+from venue.journal.codec import command_decoder
 
+# The codec's figures as literals, so mypyc compiles them in (checked equal at import).
+_HEADER_SIZE: Final = 8
+_KIND_COMMAND_V1: Final = 1
+_RECORD_SIZE_MAX: Final = 16_777_216
+if (_HEADER_SIZE, _KIND_COMMAND_V1, _RECORD_SIZE_MAX) != (
+    codec.HEADER_SIZE,
+    codec.KIND_COMMAND_V1,
+    codec.RECORD_SIZE_MAX,
+):
+    raise ImportError("fastreplay's record figures differ from journal.codec's")
 _CRC: Final = google_crc32c.value
 _DECODE: Final = command_decoder().decode
 _TAKE_SNAPSHOT: Final = TakeSnapshot
@@ -56,14 +67,14 @@ def replay_run(
     pos = cursor.pos
     expected = cursor.expected
     taken = 0
-    while taken < limit and size - pos >= HEADER_SIZE:
+    while taken < limit and size - pos >= _HEADER_SIZE:
         length = data[pos] | data[pos + 1] << 8 | data[pos + 2] << 16 | data[pos + 3] << 24
         crc = data[pos + 4] | data[pos + 5] << 8 | data[pos + 6] << 16 | data[pos + 7] << 24
-        start = pos + HEADER_SIZE
+        start = pos + _HEADER_SIZE
         end = start + length
-        if length == 0 or length > RECORD_SIZE_MAX or end > size:
+        if length == 0 or length > _RECORD_SIZE_MAX or end > size:
             break
-        if data[start] != KIND_COMMAND_V1:
+        if data[start] != _KIND_COMMAND_V1:
             break
         if _CRC(data[start:end]) != crc:
             break

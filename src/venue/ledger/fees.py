@@ -14,7 +14,9 @@ Rules (all amounts in minor units of the instrument's quote asset, `bps` = basis
 
 from __future__ import annotations
 
-BPS = 10_000
+from typing import Final
+
+BPS: Final = 10_000
 
 
 class FeeTier:

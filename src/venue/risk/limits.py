@@ -11,9 +11,11 @@ accounts profiles per quote asset.
 
 from __future__ import annotations
 
+from typing import Final
+
 from venue.domain.reject import RejectReason
 
-NS_PER_SECOND = 1_000_000_000
+NS_PER_SECOND: Final = 1_000_000_000
 
 
 class RiskProfile:
