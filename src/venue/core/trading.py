@@ -109,8 +109,7 @@ class Trading:
             return reason
         is_buy = order.side == BUY
         asset = instrument.quote_asset if is_buy else instrument.base_asset
-        balance = account.balances.get(asset)
-        if funding.amount > (0 if balance is None else balance.available):
+        if funding.amount > self.ledger.available(account, asset):
             return RejectReason.INSUFFICIENT_BALANCE
         account.rate_second, account.rate_count = rate_window_after_order(
             account.rate_second, account.rate_count, ts
