@@ -96,7 +96,8 @@ def position_json(
 ) -> dict[str, Any]:
     net = event.net_lots
     mult = units.instrument.notional_per_tick_lot
-    average = units.average_price(event.cost_basis // mult, abs(net)) if net else None
+    # cost_basis is in quote minor units, mult of them per tick x lot: exact, not floored
+    average = units.average_price(event.cost_basis, abs(net) * mult) if net else None
     unrealized = None
     if net and last_price_ticks is not None:
         value = last_price_ticks * abs(net) * mult
