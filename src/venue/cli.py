@@ -10,7 +10,8 @@ import typer
 
 from venue.bench.cli import bench_app
 from venue.demo import demo_command
-from venue.journal.cli import journal_app, replay_command
+from venue.journal.cli import EXIT_PROBLEM, journal_app, refusal_line, replay_command
+from venue.journal.reader import JournalError
 from venue.loadtest.cli import loadtest_command
 from venue.ops_cli import admin_app, serve_command
 from venue.persistence.cli import db_app
@@ -29,6 +30,22 @@ def _with_tuned_gc(command: Callable[..., Any]) -> Callable[..., Any]:
     return run
 
 
+def _refusing_an_unusable_journal(command: Callable[..., Any]) -> Callable[..., Any]:
+    """Startup stops on a corrupt (or otherwise unusable) journal with one line on stderr
+    naming the file, the byte offset and what to do, and exit code 1, instead of a
+    traceback. Recovery has changed nothing by then (journal.recovery)."""
+
+    @functools.wraps(command)
+    def run(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return command(*args, **kwargs)
+        except JournalError as exc:
+            typer.echo(refusal_line("venue serve", exc), err=True)
+            raise typer.Exit(EXIT_PROBLEM) from None
+
+    return run
+
+
 def _tune_gc_first() -> None:
     tune_gc()
 
@@ -39,7 +56,7 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
 )
-app.command("serve")(serve_command)
+app.command("serve")(_refusing_an_unusable_journal(serve_command))
 app.add_typer(admin_app, name="admin")
 app.add_typer(bench_app, name="bench")
 app.command("demo")(demo_command)

@@ -3,8 +3,11 @@
 Invariants: none of these commands writes, truncates or locks anything, so they are safe on a
 copy, on a damaged directory (that is what they are for) and beside a running venue.
 
-Exit codes: 0 all good; 1 the journal has a problem (corruption, hash mismatch, gap);
-2 bad input (no such directory, seq out of range).
+Each takes a journal directory or a venue data dir (whose journal is `<data dir>/journal`).
+Exit codes: 0 all good (an empty journal included); 1 the journal has a problem (corruption,
+hash mismatch, gap); 2 bad input (no such directory, seq out of range).
+
+`refusal_line` is the one line `venue serve` prints when recovery refuses to start.
 """
 
 from __future__ import annotations
@@ -25,8 +28,9 @@ from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColu
 from venue.domain.commands import SequencedCommand
 from venue.domain.events import Event
 from venue.journal.codec import SnapshotMark
-from venue.journal.reader import JournalError, ProgressCallback
-from venue.journal.recovery import inspect, replay, verify
+from venue.journal.layout import JOURNAL_SUBDIR, list_segments, list_snapshots
+from venue.journal.reader import CorruptJournalError, JournalError, ProgressCallback
+from venue.journal.recovery import VerifyReport, inspect, replay, verify
 
 EXIT_PROBLEM = 1
 EXIT_BAD_INPUT = 2
@@ -37,8 +41,58 @@ journal_app = typer.Typer(
 )
 
 DirArgument = Annotated[
-    Path, typer.Argument(help="Journal directory (segment-*.log, snapshot-*.snap).")
+    Path,
+    typer.Argument(
+        help="Journal directory (segment-*.log, snapshot-*.snap), or a venue data dir "
+        "(its journal/ is used)."
+    ),
 ]
+
+
+def journal_directory(directory: Path) -> Path:
+    """`directory`, or its `journal/` if it is a venue data dir: it holds no segment or
+    snapshot itself but has that subdirectory (else an empty journal would be reported)."""
+    inner = directory / JOURNAL_SUBDIR
+    if inner.is_dir() and not list_segments(directory) and not list_snapshots(directory):
+        return inner
+    return directory
+
+
+def refusal_line(command: str, exc: JournalError) -> str:
+    """One line for the operator when `command` cannot use the journal: what is wrong and
+    where (for corruption: the file and byte offset), that nothing was changed, what to do."""
+    directory = exc.path.parent if isinstance(exc, CorruptJournalError) else exc.directory
+    verify_hint = f"`venue journal verify {directory or '<journal dir>'}`"
+    if isinstance(exc, CorruptJournalError):
+        line = (
+            f"{command}: refusing to start: the journal is corrupt: {exc.path}: byte offset "
+            f"{exc.offset}: {exc.reason}. Nothing was changed. Restore the journal directory "
+            f"from a backup; run {verify_hint} to see the damage."
+        )
+    else:
+        line = (
+            f"{command}: refusing to start: the journal cannot be used: {exc}. Nothing was "
+            f"changed. Run {verify_hint} for details."
+        )
+    return line.replace("\n", " ")
+
+
+def _summary(directory: Path, report: VerifyReport) -> str:
+    """The first line of `verify`: what was read, never an inverted seq range."""
+    if report.commands:
+        what = f"{report.commands:,} commands (seq {report.first_seq}..{report.last_seq})"
+    elif report.problems:
+        what = "no command read"
+    elif not report.segments and not report.snapshots_ok:
+        what = "empty journal, no segment or snapshot files (no venue has run here)"
+    elif report.last_seq:
+        what = f"empty journal, no commands after the snapshot at seq {report.last_seq}"
+    else:
+        what = "empty journal, no commands yet"
+    return (
+        f"{directory}: {what}; {report.segments} segment(s), {report.marks} snapshot mark(s), "
+        f"{report.snapshots_ok} usable snapshot(s)"
+    )
 
 
 @journal_app.command("verify")
@@ -46,13 +100,10 @@ def verify_command(directory: DirArgument) -> None:
     """Check every record (length, CRC, decoding, seq continuity) and every snapshot, then
     replay the journal checking each recorded state hash. Exit 1 on any problem."""
     err = Console(stderr=True, highlight=False)
+    directory = journal_directory(directory)
     with _progress(err, "verifying") as progress:
         report = verify(directory, progress)
-    typer.echo(
-        f"{directory}: {report.segments} segment(s), {report.commands:,} commands "
-        f"(seq {report.first_seq}..{report.last_seq}), {report.marks} snapshot mark(s), "
-        f"{report.snapshots_ok} usable snapshot(s)"
-    )
+    typer.echo(_summary(directory, report))
     for note in report.notes:
         typer.echo(f"note: {note}")
     if report.state_hash:
@@ -75,6 +126,7 @@ def inspect_command(
     if not directory.is_dir():
         typer.echo(f"{directory} is not a directory", err=True)
         raise typer.Exit(EXIT_BAD_INPUT)
+    directory = journal_directory(directory)
     try:
         for item in inspect(directory, from_seq, limit):
             where = f"{item.segment.name}:{item.offset}"
@@ -96,6 +148,7 @@ def replay_command(
     if not directory.is_dir():
         typer.echo(f"{directory} is not a directory", err=True)
         raise typer.Exit(EXIT_BAD_INPUT)
+    directory = journal_directory(directory)
     commands: Counter[str] = Counter()
     events: Counter[str] = Counter()
 

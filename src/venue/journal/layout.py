@@ -1,5 +1,7 @@
 """Where things live in a journal directory, and how their names encode seqs.
 
+A venue's data dir holds its journal directory as `<data dir>/journal`.
+
     <dir>/LOCK                                   held (flock) by the one process writing
     <dir>/segment-<first seq, 20 digits>.log     records, in seq order
     <dir>/snapshot-<seq, 20 digits>.snap         the whole state after `seq`
@@ -19,6 +21,7 @@ import re
 from pathlib import Path
 from typing import NamedTuple
 
+JOURNAL_SUBDIR = "journal"  # of a venue data dir
 LOCK_NAME = "LOCK"
 ARCHIVE_DIRNAME = "archive"
 TMP_SUFFIX = ".tmp"

@@ -3,23 +3,37 @@
 Invariants:
 - Reading never changes a file. Whether a torn tail gets truncated is recovery's decision,
   made only after the whole read succeeded.
-- A torn tail exists only at the end of the *last* segment: a bad record there (incomplete
-  header, impossible length, length running past the end of the file, CRC mismatch) with no
-  valid record anywhere after it. That is what a crash during an append leaves (a prefix of
-  one write). A bad record followed by a valid one, or a bad record in any other segment, is
-  corruption: `CorruptJournalError` names the file and the byte offset of the bad record,
-  and nothing is repaired. (Checking what follows is what tells a torn final record from a
-  damaged length field in the middle of the segment, which would otherwise look "torn" and
-  cut off acknowledged records.)
 - Commands come out in seq order with no gap: the first command of each segment has the seq
   in the segment's name, each next one the seq after. A gap, a repeat or a segment that does
   not continue its predecessor is corruption.
 
+Torn tail or corruption: the rule, applied where a bad record is found (`classify_bad_record`;
+one rule for recovery, `venue replay` and `venue journal verify`, which therefore agree).
+A record is `[length u32][crc32c u32][payload]`; a crash during an append leaves a *prefix* of
+one write, so a torn write can only be a record the file ends in the middle of. At a bad
+record at offset `pos`:
+1. not in the last segment: corruption (nothing is ever appended to an earlier segment);
+2. a valid record follows it anywhere in the segment: corruption (a damaged length field in
+   the middle of the segment would otherwise look "torn" and cut off acknowledged records);
+3. the file ends before the record does (fewer than 8 header bytes, or fewer than `length`
+   payload bytes, whatever `length` says): torn tail;
+4. a zero length field (a zero-filled or preallocated tail; `length` is never 0): torn tail;
+5. header and all `length` payload bytes present but the CRC does not match: corruption, not a
+   torn write (a crash cannot leave it, a bit flip can, and truncating it would silently drop
+   an acknowledged record) -- except when those payload bytes are all zero: the filesystem
+   extended the file but never wrote its data blocks before the crash, and a zero-filled
+   payload is never a valid record (its kind byte would be 0), so that is a torn tail.
+A torn tail is truncated at `pos` by the next start (`venue journal verify` notes it);
+corruption is `CorruptJournalError`, which names the file, the byte offset of the bad record
+and the reason, and nothing is repaired. These checks run once, at the bad record, never per
+record: the replay loops are untouched by them.
+
 Known limitation: after a power loss (not a process crash) the filesystem may keep a later
 unsynced page of the tail and lose an earlier one. Such a tail has a bad record followed by a
-valid one and is reported as corruption, with its offset, rather than guessed at; if the
-operator knows those records were never acknowledged (they are past the last fsync),
-truncating the segment at that offset by hand is safe.
+valid one, or a whole final record whose payload is only partly zero, and is reported as
+corruption, with its offset, rather than guessed at; if the operator knows those records were
+never acknowledged (they are past the last fsync), truncating the segment at that offset by
+hand is safe.
 """
 
 from __future__ import annotations
@@ -50,11 +64,15 @@ PROGRESS_EVERY_RECORDS = 1 << 16
 
 
 class JournalError(Exception):
-    """The journal cannot be used as it is; the message says why and where."""
+    """The journal cannot be used as it is; the message says why and where. `directory` is
+    the journal directory, when the raiser knows it (`recover` always sets it)."""
+
+    directory: Path | None = None
 
 
 class CorruptJournalError(JournalError):
-    """A bad record before the tail, a gap in seqs, or a missing segment."""
+    """A bad record that is not a torn tail, a gap in seqs, or a missing segment: `path` is
+    the file, `offset` the byte offset of the bad record in it, `reason` what is wrong."""
 
     def __init__(self, path: Path, offset: int, reason: str) -> None:
         super().__init__(f"{path}: offset {offset}: {reason}")
@@ -135,14 +153,40 @@ class SegmentScanner:
     def bad(self, pos: int, reason: str) -> None:
         """Classify a bad record at `pos`: torn tail (returns) or corruption (raises)."""
         self.end = pos
-        if not self.is_last:
-            raise CorruptJournalError(self.path, pos, f"{reason} (not the last segment)")
-        following = valid_record_after(self.data, pos)
-        if following is not None:
-            raise CorruptJournalError(
-                self.path, pos, f"{reason}, yet a valid record follows at offset {following}"
-            )
-        self.torn = TornTail(self.path, pos, len(self.data), reason)
+        self.torn = classify_bad_record(self.path, self.data, pos, reason, is_last=self.is_last)
+
+
+def classify_bad_record(
+    path: Path, data: bytes, pos: int, reason: str, *, is_last: bool
+) -> TornTail:
+    """The torn tail that a bad record at `pos` of segment `data` starts, or
+    CorruptJournalError if it is corruption (the rule of the module docstring). `reason` says
+    what the reading loop found wrong. Runs once per read, at the first bad record."""
+    if not is_last:
+        raise CorruptJournalError(path, pos, f"{reason} (not the last segment)")
+    following = valid_record_after(data, pos)
+    if following is not None:
+        raise CorruptJournalError(
+            path, pos, f"{reason}, yet a valid record follows at offset {following}"
+        )
+    size = len(data)
+    if size - pos >= HEADER_SIZE:
+        length, crc = HEADER.unpack_from(data, pos)
+        start = pos + HEADER_SIZE
+        end = start + length
+        if length and end <= size:  # the whole record is there: no crash leaves that
+            if length > RECORD_SIZE_MAX:
+                raise CorruptJournalError(path, pos, f"{reason}, with all its bytes present")
+            if crc32c(data[start:end]) != crc:
+                if data.count(0, start, end) != length:
+                    raise CorruptJournalError(
+                        path,
+                        pos,
+                        f"CRC mismatch, yet all {length} bytes of the record are there: a "
+                        "damaged record (bit flip), not a torn write",
+                    )
+                reason = f"{reason} (payload all zero: never written)"
+    return TornTail(path, pos, size, reason)
 
 
 def valid_record_after(data: bytes, pos: int) -> int | None:

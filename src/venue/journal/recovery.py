@@ -8,6 +8,14 @@ Invariants:
   corruption, a seq gap, a hash mismatch or a snapshot ahead of the journal it raises and the
   directory is as it was. Only then does it truncate a torn tail (and fsync it), remove
   leftover `.tmp` snapshot files, and open the journal for appending after the last seq.
+- Torn tail or corruption is decided by one rule, `reader.classify_bad_record` (see the
+  reader's docstring): only a final record the file ends in the middle of, a zero-filled
+  tail, or a whole final record whose payload is all zero is torn and truncated; a whole
+  final record with a CRC mismatch is a bit flip, and startup refuses as for any corruption.
+  `verify` and `replay` classify the same way (`verify` notes a torn tail, which the next
+  start truncates, and reports corruption as a problem).
+- A refused start raises a `JournalError` whose `directory` is set (`CorruptJournalError`
+  also has `path`, `offset` and `reason`): the CLI turns it into one line for the operator.
 - A snapshot that cannot be used (bad frame or CRC, does not decode, its rebuilt state has
   another hash or seq) is skipped for the one before it; the reasons are reported. Without
   any usable snapshot, replay starts from the empty state at seq 0.
@@ -186,8 +194,10 @@ def recover(
             fileops=ops,
             lock_fd=lock_fd,
         )
-    except BaseException:
+    except BaseException as exc:
         os.close(lock_fd)
+        if isinstance(exc, JournalError) and exc.directory is None:
+            exc.directory = directory
         raise
     report = RecoveryReport(
         directory=directory,
@@ -477,6 +487,9 @@ def replay(
 
 @dataclass
 class VerifyReport:
+    """What `verify` found. `first_seq`..`last_seq` are the seqs of the commands read (when
+    `commands` is 0 there are none: `last_seq` is then the seq the state is at)."""
+
     problems: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     segments: int = 0
@@ -512,6 +525,7 @@ def verify(directory: Path, progress: ProgressCallback | None = None) -> VerifyR
                 report.marks += 1
     except JournalError as exc:
         report.problems.append(str(exc))
+        report.last_seq = reader.last_seq  # the last good command
         return report
     report.last_seq = reader.end_seq
     if reader.torn is not None:

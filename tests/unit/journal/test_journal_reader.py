@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from journal_flows import apply_all, directory_image, random_flow, segment_files, write_journal
 
-from venue.journal import CorruptJournalError, JournalConfig, JournalError, recover
+from venue.journal import CorruptJournalError, JournalConfig, JournalError, recover, verify
 from venue.journal.codec import HEADER, HEADER_SIZE
 
 
@@ -137,3 +137,60 @@ def test_a_journal_without_its_first_segment_and_no_snapshot_refuses(tmp_path: P
 
 def _small_segments() -> JournalConfig:
     return JournalConfig(segment_size_max_bytes=700)
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_a_bit_flip_in_the_final_record_refuses_startup_naming_file_and_offset(
+    tmp_path: Path, seed: int
+) -> None:
+    # The final record is whole (header and every payload byte present) but its CRC does
+    # not match: a crash cannot leave that (a crash leaves a prefix), a bit flip can.
+    write_journal(tmp_path, random_flow(seed=seed, count=40))
+    last = segment_files(tmp_path)[-1]
+    data = bytearray(last.read_bytes())
+    final = record_ends(bytes(data))[-2]
+    rng = random.Random(seed)
+    position = rng.randrange(final + 4, len(data))  # the CRC field or the payload
+    data[position] ^= 1 << rng.randrange(8)
+    last.write_bytes(bytes(data))
+    before = directory_image(tmp_path)
+    with pytest.raises(CorruptJournalError) as raised:
+        recover(tmp_path)
+    assert raised.value.path == last
+    assert raised.value.offset == final
+    assert "CRC mismatch" in raised.value.reason
+    assert directory_image(tmp_path) == before
+    report = verify(tmp_path)
+    assert not report.ok
+    assert any(f"{last}: offset {final}" in problem for problem in report.problems)
+
+
+def test_a_final_record_whose_payload_was_never_written_is_a_torn_tail(tmp_path: Path) -> None:
+    # The file was extended, the header written, the data blocks never: zeros, which can
+    # never be a valid payload. That is a torn write, truncated like any other.
+    commands = random_flow(seed=8, count=30)
+    write_journal(tmp_path, commands)
+    last = segment_files(tmp_path)[-1]
+    data = bytearray(last.read_bytes())
+    final = record_ends(bytes(data))[-2]
+    data[final + HEADER_SIZE :] = bytes(len(data) - final - HEADER_SIZE)
+    last.write_bytes(bytes(data))
+    report = verify(tmp_path)
+    assert report.ok, report.problems
+    assert any("torn tail" in note for note in report.notes)
+    recovered = recover(tmp_path)
+    recovered.journal.close()
+    assert last.stat().st_size == final
+    assert recovered.report.torn is not None
+    assert recovered.state.last_seq == 29
+    assert recovered.state.state_hash() == apply_all(commands[:29]).state_hash()
+
+
+def test_verify_notes_a_final_record_cut_short_as_a_torn_tail(tmp_path: Path) -> None:
+    write_journal(tmp_path, random_flow(seed=9, count=30))
+    last = segment_files(tmp_path)[-1]
+    last.write_bytes(last.read_bytes()[:-3])
+    report = verify(tmp_path)
+    assert report.ok, report.problems
+    assert any("torn tail" in note for note in report.notes)
+    assert report.last_seq == 29
