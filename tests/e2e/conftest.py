@@ -7,7 +7,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from tests.e2e.server import Market, Server, postgres_available
+from tests.e2e.server import Market, Server
+from tests.postgres import require_postgres
 
 _symbols = itertools.count(1)
 
@@ -17,8 +18,8 @@ def server(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Server]:
     backend = request.param
-    if backend == "postgresql" and not postgres_available():
-        pytest.skip("PostgreSQL is not reachable at 127.0.0.1:5432")
+    if backend == "postgresql":
+        require_postgres()
     data_dir: Path = tmp_path_factory.mktemp(f"venue-{backend}") / "var"
     instance = Server(data_dir, backend=backend).start()
     try:

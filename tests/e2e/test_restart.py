@@ -10,13 +10,14 @@ from pathlib import Path
 
 import httpx
 import pytest
-from tests.e2e.server import Market, Server, ok, postgres_available
+from tests.e2e.server import Market, Server, ok
+from tests.postgres import require_postgres
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def own_server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Server]:
-    if request.param == "postgresql" and not postgres_available():
-        pytest.skip("PostgreSQL is not reachable at 127.0.0.1:5432")
+    if request.param == "postgresql":
+        require_postgres()
     instance = Server(tmp_path / "var", backend=request.param).start()
     try:
         yield instance
@@ -101,8 +102,7 @@ def test_a_graceful_restart_keeps_keys_orders_and_balances(own_server: Server) -
 
 
 def test_trading_goes_on_when_the_read_model_database_goes_away(tmp_path: Path) -> None:
-    if not postgres_available():
-        pytest.skip("PostgreSQL is not reachable at 127.0.0.1:5432")
+    require_postgres()
     from tests.e2e.server import drop_database
 
     server = Server(tmp_path / "var", backend="postgresql").start()

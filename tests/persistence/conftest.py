@@ -1,6 +1,6 @@
 """Every persistence test runs on SQLite (a temporary file) and on PostgreSQL (a database
-made for this test session and dropped at its end; skipped, with the reason, when the server
-at VENUE_TEST_PG_URL, default postgresql://postgres@127.0.0.1:5432/postgres, is unreachable)."""
+made for this test session and dropped at its end; without a reachable server, skipped with
+the reason, or failed where CI requires PostgreSQL: `tests/postgres.py`)."""
 
 from __future__ import annotations
 
@@ -12,23 +12,19 @@ import psycopg
 import pytest
 from psycopg import sql
 from sqlalchemy import Engine
+from tests.postgres import PG_ADMIN_URL, require_postgres, unreachable_reason
 
 from venue.persistence.database import make_engine, upgrade
-
-PG_ADMIN_URL = os.environ.get("VENUE_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
-_PG_SKIP_REASON: list[str] = []
 
 
 @pytest.fixture(scope="session")
 def pg_database() -> Iterator[str | None]:
-    """The URL of this session's PostgreSQL database, or None with the reason remembered."""
+    """The URL of this session's PostgreSQL database, or None when it is unreachable."""
     name = f"venue_test_{os.getpid()}"
-    try:
-        admin = psycopg.connect(PG_ADMIN_URL, autocommit=True, connect_timeout=3)
-    except psycopg.OperationalError as exc:
-        _PG_SKIP_REASON.append(f"PostgreSQL unreachable at {PG_ADMIN_URL}: {exc}")
+    if unreachable_reason() is not None:
         yield None
         return
+    admin = psycopg.connect(PG_ADMIN_URL, autocommit=True, connect_timeout=3)
     with admin:
         admin.execute(sql.SQL("DROP DATABASE IF EXISTS {}").format(sql.Identifier(name)))
         admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
@@ -53,7 +49,7 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path, pg_database: st
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'db' / 'venue.db'}"
     if pg_database is None:
-        pytest.skip(_PG_SKIP_REASON[0] if _PG_SKIP_REASON else "PostgreSQL unreachable")
+        require_postgres()  # skips, or fails where CI requires PostgreSQL
     _fresh_pg(pg_database)
     return pg_database
 
