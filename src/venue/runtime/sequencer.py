@@ -8,7 +8,8 @@ Three threads, one job each:
   (1, 2, 3, ... no gaps) and `ts_ns` (the wall clock, clamped so it never decreases: one
   stamp per batch), hands the batch to the journal thread, then applies it with
   `core.apply` while the journal writes it. Once the journal reports the batch durable, it
-  delivers, in seq order: first to the listeners (projections), then the replies;
+  delivers, in seq order: first to the listeners (projections), then the replies (see
+  "Delivery" below);
 - the *journal thread* takes everything queued since its last round (a group commit of one
   or more batches), writes it with one `write` and makes it durable with one fsync, then
   publishes the highest durable seq;
@@ -28,6 +29,14 @@ Invariants:
 - A snapshot image is taken on the sequencer thread right after its `TakeSnapshot` is
   applied; the file is written only after the journal holds that seq durably. The mark
   (seq, hash) is journaled with the next write.
+
+Delivery, one step per durable batch and event loop:
+- `listeners` run on the sequencer thread (a projection with its own queue: the SQL
+  projector). `loop_listeners` are (event loop, listener) pairs for projections that live on
+  an event loop (the live view, market data): for each such loop, ONE `call_soon_threadsafe`
+  per batch runs that loop's listeners and then resolves that loop's waiting replies, in that
+  order by construction, so a client always reads its own writes. A listener that raises is
+  logged and counted (`SequencerStats.listener_failures`), and the replies still go out.
 
 Known limitations:
 - A command that makes `core.apply` raise is journaled before it is applied, so the restart
@@ -169,6 +178,7 @@ class Sequencer:
         config: SequencerConfig | None = None,
         clock: Clock | None = None,
         listeners: Sequence[Listener] = (),
+        loop_listeners: Sequence[tuple[asyncio.AbstractEventLoop, Listener]] = (),
         on_fatal: Callable[[BaseException], None] | None = None,
     ) -> None:
         self.config = config or SequencerConfig()
@@ -178,6 +188,9 @@ class Sequencer:
         self._snapshots = snapshots
         self._clock: Clock = clock or SystemClock()
         self._listeners = list(listeners)
+        self._loop_listeners: dict[asyncio.AbstractEventLoop, list[Listener]] = {}
+        for loop, listener in loop_listeners:
+            self._loop_listeners.setdefault(loop, []).append(listener)
         self._on_fatal = on_fatal
         self._next_seq = state.last_seq + 1
         self._last_ts_ns = state.last_ts_ns
@@ -473,18 +486,11 @@ class Sequencer:
         return _Batch(commands, entries, len(timers), events, snapshot)
 
     def _deliver(self, batch: _Batch) -> None:
-        """The batch is durable: projections first, then every waiter (asyncio waiters get
-        one call_soon_threadsafe per loop)."""
+        """The batch is durable: projections first, then every waiter (asyncio waiters and
+        the loop's projections get one call_soon_threadsafe per loop: "Delivery" above)."""
         commands = batch.commands
         events = batch.events
-        for listener in self._listeners:
-            try:
-                listener(commands, events)
-            except Exception:  # a projection's bug must not stop the venue; it is rebuildable
-                self.stats.listener_failures += 1
-                log.exception(
-                    "listener %r failed on batch ending at seq %d", listener, batch.last_seq
-                )
+        self._run_listeners(self._listeners, commands, events)
         index = batch.entries_start
         by_loop: dict[asyncio.AbstractEventLoop, list[AsyncOutcome]] = {}
         for kind, payload, waiter in batch.entries:
@@ -503,10 +509,41 @@ class Sequencer:
                 first = commands[index]
                 _resolve(waiter, Replies(first.seq, first.ts_ns, events[index : index + size]))
                 index += size
+        for loop, listeners in self._loop_listeners.items():
+            _call_in_loop(
+                loop, self._deliver_on_loop, listeners, commands, events, by_loop.pop(loop, [])
+            )
         for loop, outcomes in by_loop.items():
-            _call_in_loop(loop, outcomes)
+            _call_in_loop(loop, settle_async, outcomes)
         if batch.snapshot is not None:
             self._enqueue_snapshot(batch.snapshot)
+
+    def _run_listeners(
+        self,
+        listeners: Sequence[Listener],
+        commands: Sequence[SequencedCommand],
+        events: Sequence[list[Event]],
+    ) -> None:
+        for listener in listeners:
+            try:
+                listener(commands, events)
+            except Exception:  # a projection's bug must not stop the venue; it is rebuildable
+                self.stats.listener_failures += 1
+                log.exception(
+                    "listener %r failed on the batch ending at seq %d", listener, commands[-1].seq
+                )
+
+    def _deliver_on_loop(
+        self,
+        listeners: Sequence[Listener],
+        commands: Sequence[SequencedCommand],
+        events: Sequence[list[Event]],
+        outcomes: list[AsyncOutcome],
+    ) -> None:
+        """On the event loop: the loop's projections, then its replies (one step)."""
+        self._run_listeners(listeners, commands, events)
+        if outcomes:
+            settle_async(outcomes)
 
     def _fail_everything(self, inflight: deque[_Batch], failure: BaseException) -> None:
         """After a failure: deliver what was durable, answer everyone else NotCommittedError."""
@@ -531,7 +568,7 @@ class Sequencer:
             elif kind != _INTERNAL:
                 _fail(waiter, NotCommittedError(message))
         for loop, outcomes in by_loop.items():
-            _call_in_loop(loop, outcomes)
+            _call_in_loop(loop, settle_async, outcomes)
 
     # ------------------------------------------------------------------ journal thread
 
@@ -646,8 +683,10 @@ def _fail(future: Future[Any], error: BaseException) -> None:
         future.set_exception(error)
 
 
-def _call_in_loop(loop: asyncio.AbstractEventLoop, outcomes: list[AsyncOutcome]) -> None:
+def _call_in_loop(
+    loop: asyncio.AbstractEventLoop, callback: Callable[..., None], *args: Any
+) -> None:
     try:
-        loop.call_soon_threadsafe(settle_async, outcomes)
+        loop.call_soon_threadsafe(callback, *args)
     except RuntimeError:  # the loop is closed: nobody is waiting any more
-        log.debug("event loop closed; %d replies dropped", len(outcomes))
+        log.debug("event loop closed; a delivery was dropped")

@@ -289,3 +289,36 @@ def test_replies_of_a_submission_have_consecutive_seqs() -> None:
     assert replies[-1] == replies[3]
     assert replies[0].events == replies.events[0]
     assert len(empty) == 0
+
+
+def test_a_loops_projections_run_before_its_replies_in_one_delivery_step() -> None:
+    """Read-your-writes by construction: when an awaited reply resumes its coroutine, the
+    loop listener has already applied that reply's batch; and a listener that raises is
+    counted and logged while the replies still go out."""
+    seen: list[int] = []
+
+    def view(commands: Sequence[SequencedCommand], events: Sequence[list[Event]]) -> None:
+        seen.extend(c.seq for c in commands)
+
+    def broken(commands: Sequence[SequencedCommand], events: Sequence[list[Event]]) -> None:
+        raise RuntimeError("a projection bug")
+
+    async def client() -> list[tuple[int, int]]:
+        loop = asyncio.get_running_loop()
+        seq = Sequencer(
+            VenueState(), MemoryJournal(), loop_listeners=[(loop, view), (loop, broken)]
+        ).start()
+        try:
+
+            async def one(i: int) -> tuple[int, int]:
+                reply = await seq.execute(order(i))
+                return reply.seq, max(seen)  # no await between the reply and this read
+
+            return list(await asyncio.gather(*(one(i) for i in range(1, 60))))
+        finally:
+            seq.close()
+            assert seq.stats.listener_failures == seq.stats.batches >= 1
+
+    answers = asyncio.run(client())
+    assert all(latest >= reply_seq for reply_seq, latest in answers)
+    assert sorted(reply_seq for reply_seq, _ in answers) == list(range(1, 60))
