@@ -9,6 +9,13 @@ engines of this kind (`DATABASE_URL`, `HOST`, `PORT`, `LOG_LEVEL`, `MAX_ORDERS_P
 `ORDER_BOOK_DEPTH`, `MATCHING_INTERVAL_MS`, `ORDER_EXPIRATION_HOURS`, `MAX_ORDER_BOOK_SIZE`,
 `RATE_LIMIT_PER_MINUTE`, `JWT_SECRET_KEY`, `REDIS_URL`).
 
+Connections (`venue.gateway.connections`): `max_connections` (4096) bounds the open HTTP and
+WebSocket connections, a connection beyond it is answered 503 "overloaded" and closed; the
+last `reserved_connections` (16) of them serve only /health, /ready and /metrics; a request
+must arrive complete within `request_timeout_s` (10) of the connection opening (or of its
+first byte), and an idle keep-alive connection closes after `keep_alive_timeout_s` (5). The
+process's open files limit must hold `max_connections` plus a margin, else startup stops.
+
 Invariants:
 - An invalid value, an unknown `VENUE_` variable or an unknown key in the config file stops
   startup with a `SettingsError` that names it. Nothing is silently ignored.
@@ -24,7 +31,14 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
+from pydantic import (
+    AliasChoices,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -107,6 +121,16 @@ class Settings(BaseSettings):
     ws_max_subscriptions: int = Field(50, ge=1, validation_alias=_names("ws_max_subscriptions"))
     ws_queue_messages: int = Field(1000, ge=10, validation_alias=_names("ws_queue_messages"))
     ws_max_inflight: int = Field(256, ge=1, le=10_000, validation_alias=_names("ws_max_inflight"))
+    # connections (gateway/connections.py): a bound on open connections (HTTP and WebSocket),
+    # the last `reserved_connections` of it for /health, /ready and /metrics; deadlines
+    max_connections: int = Field(
+        4096, ge=1, le=1_000_000, validation_alias=_names("max_connections")
+    )
+    reserved_connections: int = Field(16, ge=0, validation_alias=_names("reserved_connections"))
+    request_timeout_s: int = Field(10, ge=1, le=3600, validation_alias=_names("request_timeout_s"))
+    keep_alive_timeout_s: int = Field(
+        5, ge=1, le=3600, validation_alias=_names("keep_alive_timeout_s")
+    )
     projector_queue_batches: int = Field(
         10_000, ge=1, validation_alias=_names("projector_queue_batches")
     )
@@ -129,6 +153,12 @@ class Settings(BaseSettings):
         if config_file is None:
             return (init_settings, env_settings)
         return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls, config_file))
+
+    @model_validator(mode="after")
+    def _reserve_within_bound(self) -> Settings:
+        if self.reserved_connections >= self.max_connections:
+            raise ValueError("reserved_connections must be less than max_connections")
+        return self
 
     @field_validator("fsync")
     @classmethod

@@ -7,9 +7,9 @@ Startup, in order (nothing is served before the last step):
 3. the projections are seeded: the live view from SQL (open orders, balances, positions,
    accounts), market data from the recovered state (books) and SQL (candles, trades);
 4. the sequencer starts; each durable batch goes to the SQL projector's queue (its own
-   thread) and, through one `call_soon_threadsafe` per batch, to the live view, market
-   data and metrics on the event loop, scheduled before the batch's replies, so a client
-   reads its own writes;
+   thread) and to the live view, market data and metrics on the event loop, in the same
+   step of the loop as the batch's replies and before them (the sequencer's one delivery
+   step), so a client reads its own writes;
 5. first start: an admin API key is made and written to `<data dir>/admin-key.json`;
    `--demo` adds markets, funded accounts and resting orders.
 
@@ -36,6 +36,8 @@ from venue.domain.events import Event, TradeExecuted
 from venue.files import write_private_json
 from venue.gateway.app import AppContext, create_app
 from venue.gateway.auth import ApiKeyAuthenticator, ApiKeys, Role, load_master_key
+from venue.gateway.edge import EdgeGuard
+from venue.gateway.entry import OrderEntry
 from venue.gateway.fastpath import OrderFastPath
 from venue.gateway.live import LiveView
 from venue.gateway.metrics import Metrics
@@ -199,10 +201,6 @@ def start(settings: Settings, loop: asyncio.AbstractEventLoop) -> Venue:
                 if type(event) is TradeExecuted:
                     metrics.trades.labels(event.symbol).inc()
 
-    def listener(commands: Sequence[SequencedCommand], events: Sequence[list[Event]]) -> None:
-        projector_thread.submit(commands, events)
-        loop.call_soon_threadsafe(on_loop, commands, events)
-
     sequencer = Sequencer(
         state,
         TimedJournal(recovered.journal, metrics),
@@ -214,7 +212,8 @@ def start(settings: Settings, loop: asyncio.AbstractEventLoop) -> Venue:
             snapshot_every_commands=settings.snapshot_every_commands,
             snapshot_every_ns=settings.snapshot_every_s * 1_000_000_000,
         ),
-        listeners=[listener],
+        listeners=[projector_thread.submit],
+        loop_listeners=[(loop, on_loop)],
         on_fatal=exit_process_on_fatal(),
     )
     keys = ApiKeys(reads, load_master_key(data_dir))
@@ -241,6 +240,7 @@ def start(settings: Settings, loop: asyncio.AbstractEventLoop) -> Venue:
 
     def gauges(m: Metrics) -> None:
         m.projector_lag.set(max(0, live.last_seq - projector_thread.last_seq))
+        m.projection_failures.set(sequencer.stats.listener_failures)
         for symbol, count in live.open_order_counts().items():
             m.resting_orders.labels(symbol).set(count)
 
@@ -289,11 +289,12 @@ def stop(venue: Venue) -> None:
     venue.reads.close()
 
 
-def create_venue_app(venue: Venue) -> OrderFastPath:
+def create_venue_app(venue: Venue) -> EdgeGuard:
     from venue.gateway.ws import WsLimits, websocket_router
 
     settings = venue.settings
-    hooks = VenueWsHooks(venue.gateway, venue.authenticator, venue.metrics)
+    entry = OrderEntry(venue.gateway, venue.metrics)  # every protocol's order entry
+    hooks = VenueWsHooks(entry, venue.authenticator)
     limits = WsLimits(
         max_subscriptions=settings.ws_max_subscriptions,
         queue_capacity=settings.ws_queue_messages,
@@ -304,6 +305,7 @@ def create_venue_app(venue: Venue) -> OrderFastPath:
     )
     ctx = AppContext(
         gateway=venue.gateway,
+        entry=entry,
         authenticator=venue.authenticator,
         market_data=venue.market_data,
         reads=venue.reads,
@@ -313,7 +315,7 @@ def create_venue_app(venue: Venue) -> OrderFastPath:
         order_book_depth=settings.order_book_depth,
         extra_routers=(ws,),
     )
-    return OrderFastPath(create_app(ctx))
+    return EdgeGuard(OrderFastPath(create_app(ctx)), venue.authenticator, venue.metrics)
 
 
 async def run(settings: Settings, *, demo: bool = False) -> None:
@@ -321,6 +323,19 @@ async def run(settings: Settings, *, demo: bool = False) -> None:
     finished and durable before the journal closes)."""
     import uvicorn
 
+    from venue.gateway.connections import (
+        LISTEN_BACKLOG,
+        ConnectionLimits,
+        FdLimitError,
+        ensure_fd_capacity,
+        http_protocol,
+    )
+
+    try:
+        ensure_fd_capacity(settings.max_connections)
+    except FdLimitError as exc:
+        print(f"venue serve: {exc}", file=sys.stderr, flush=True)
+        raise SystemExit(2) from None
     loop = asyncio.get_running_loop()
     venue = await asyncio.to_thread(start, settings, loop)
     try:
@@ -330,7 +345,16 @@ async def run(settings: Settings, *, demo: bool = False) -> None:
             host=settings.host,
             port=settings.port,
             loop="none",
-            http="httptools",
+            # httptools with a bound on connections and a request deadline (its docstring)
+            http=http_protocol(
+                ConnectionLimits(
+                    max_connections=settings.max_connections,
+                    reserved_connections=settings.reserved_connections,
+                    request_timeout_s=settings.request_timeout_s,
+                )
+            ),
+            backlog=LISTEN_BACKLOG,
+            timeout_keep_alive=settings.keep_alive_timeout_s,
             ws="websockets-sansio",
             log_config=None,
             lifespan="off",

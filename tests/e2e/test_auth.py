@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -150,3 +151,51 @@ def test_admin_cli_talks_to_the_running_server(server: Server) -> None:
     with server.admin() as admin:
         names = {a["name"] for a in ok(admin.get("/api/v1/admin/accounts"))}
     assert "cli-made" in names
+
+
+def test_identical_requests_in_one_millisecond_are_not_replays(
+    server: Server, market: Market
+) -> None:
+    """The project's client makes each request unique with a nonce in the signed string;
+    the same signature sent twice is still a replay."""
+    trader = market.trader("burst")
+    statuses = [trader.get("/api/v1/balances").status_code for _ in range(200)]
+    assert statuses == [200] * 200
+    key_id, secret = trader.key_id or "", trader.secret or ""
+    stamp = int(time.time() * 1000)
+    headers = {
+        "X-VENUE-KEY": key_id,
+        "X-VENUE-TIMESTAMP": str(stamp),
+        "X-VENUE-NONCE": "n-1",
+        "X-VENUE-SIGNATURE": sign(secret, stamp, "GET", "/api/v1/balances", "", b"", "n-1"),
+    }
+    first = httpx.get(server.url + "/api/v1/balances", headers=headers)
+    assert first.status_code == 200, first.text
+    again = httpx.get(server.url + "/api/v1/balances", headers=headers)
+    assert again.status_code == 401 and error_code(again) == "replayed_request"
+    other_nonce = headers | {"X-VENUE-NONCE": "n-2"}  # signed for n-1: does not verify
+    forged = httpx.get(server.url + "/api/v1/balances", headers=other_nonce)
+    assert forged.status_code == 401 and error_code(forged) == "invalid_signature"
+    unsigned_nonce = {k: v for k, v in headers.items() if k != "X-VENUE-NONCE"}
+    stripped = httpx.get(server.url + "/api/v1/balances", headers=unsigned_nonce)
+    assert stripped.status_code == 401 and error_code(stripped) == "invalid_signature"
+
+
+def test_an_unsigned_large_body_is_refused_before_it_is_read(server: Server) -> None:
+    """413 for a body over the cap, 401 for a private route with no credentials, both
+    answered without reading the body (the client is still sending when the answer comes)."""
+    big = b"x" * (100 * 1024 * 1024)
+    response = httpx.patch(server.url + "/api/v1/orders/1", content=big, timeout=30)
+    assert response.status_code == 413 and error_code(response) == "invalid_request"
+
+    def chunks() -> Iterator[bytes]:  # no Content-Length: chunked
+        yield b"{" + b" " * 1000
+        yield b" " * 1000 + b"}"
+
+    anonymous = httpx.post(server.url + "/api/v1/admin/accounts", content=chunks(), timeout=30)
+    assert anonymous.status_code == 401 and error_code(anonymous) == "unauthenticated"
+    huge_chunked = httpx.post(
+        server.url + "/api/v1/markets/X/unknown", content=iter([b"y" * 70_000] * 4), timeout=30
+    )
+    assert huge_chunked.status_code == 413
+    assert httpx.get(server.url + "/health").status_code == 200

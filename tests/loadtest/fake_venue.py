@@ -29,7 +29,13 @@ from typing import Any
 
 from aiohttp import WSMsgType, web
 
-from venue.client.signing import KEY_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, sign
+from venue.client.signing import (
+    KEY_HEADER,
+    NONCE_HEADER,
+    SIGNATURE_HEADER,
+    TIMESTAMP_HEADER,
+    sign,
+)
 
 ADMIN_KEY = {"key_id": "admin-1", "secret": "admin-secret"}
 SYMBOL = "BTC-USDT"
@@ -108,7 +114,10 @@ class FakeVenue:
             self.auth_failures.append(f"unknown key {key!r}")
             return error(401, "unauthenticated")
         secret, account = self.keys[key]
-        expected = sign(secret, timestamp, request.method, request.path, request.query_string, body)
+        nonce = request.headers.get(NONCE_HEADER)
+        expected = sign(
+            secret, timestamp, request.method, request.path, request.query_string, body, nonce
+        )
         if signature != expected:
             self.auth_failures.append(f"bad signature {request.method} {request.path_qs}")
             return error(401, "bad_signature")
@@ -290,7 +299,7 @@ class FakeVenue:
             op = data.get("op")
             if op == "auth":
                 secret, account = self.keys.get(data["key"], ("", None))
-                expected = sign(secret, data["timestamp"], "GET", "/ws", "", b"")
+                expected = sign(secret, data["timestamp"], "GET", "/ws", "", b"", data.get("nonce"))
                 if data["signature"] != expected:
                     self.auth_failures.append("bad ws auth")
                     await socket.send_json({"op": "error", "error": {"code": "bad_signature"}})

@@ -316,3 +316,28 @@ def test_classic_feeds_close_an_unknown_symbol_with_4004(harness: Harness, path:
     with harness.client.websocket_connect(path) as ws, pytest.raises(WebSocketDisconnect) as closed:
         receive(ws)
     assert closed.value.code == 4004
+
+
+@pytest.mark.parametrize("batch", [None, False, True])
+def test_one_message_per_frame_unless_the_client_asks_for_batches(
+    harness: Harness, batch: bool | None
+) -> None:
+    """The ack and the snapshot of a subscribe are queued in one step, so a batching
+    connection gets them in one array frame and a default one in two object frames."""
+    harness.run(limit(Side.BUY, 5, 100))
+    with harness.client.websocket_connect("/ws") as ws:
+        request: dict[str, Any] = {"op": "subscribe", "channels": [f"book.{SYMBOL}"]}
+        if batch is not None:
+            request["batch"] = batch
+        ws.send_json(request)
+        first = ws.receive_json()
+        if batch:
+            assert isinstance(first, list) and [m.get("op") for m in first][:1] == ["subscribed"]
+            assert len(first) == 2 and first[1]["type"] == "snapshot"
+        else:
+            assert isinstance(first, dict) and first["op"] == "subscribed"
+            second = ws.receive_json()
+            assert isinstance(second, dict) and second["type"] == "snapshot"
+        ws.send_json({"op": "subscribe", "channels": [f"bbo.{SYMBOL}"], "batch": "yes"})
+        refused = receive(ws)
+        assert refused["op"] == "error" and refused["code"] == "bad_request"

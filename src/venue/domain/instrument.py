@@ -8,16 +8,30 @@ multipliers that turn ticks and lots into minor units, so the core multiplies in
     base amount (base minor units) = qty_lots * base_units_per_lot
 
 `Instrument.create` derives those from decimal strings and refuses an instrument whose tick
-or lot cannot be expressed exactly in its assets' minor units.
+or lot cannot be expressed exactly in its assets' minor units, or whose integers could not be
+held by the journal, the snapshots and the SQL read model (`instrument_range_problem`: every
+one within the venue's 2**62 bounds). The range check belongs to creation, at the edge, and
+not to `instrument_problem`, which the core runs on replay: journals written before it keep
+replaying to the same state.
 """
 
 from __future__ import annotations
 
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal, DecimalException, InvalidOperation
 
 import msgspec
 
-from venue.domain.values import BPS_DENOMINATOR, NS_PER_DAY, MarketMode
+from venue.domain.exact import EXACT
+from venue.domain.values import (
+    BPS_DENOMINATOR,
+    MAX_AMOUNT,
+    MAX_PRICE_TICKS,
+    MAX_QTY_LOTS,
+    NS_PER_DAY,
+    MarketMode,
+)
+
+MAX_BOOK_ORDERS = 10_000_000
 
 
 class InstrumentError(ValueError):
@@ -67,12 +81,22 @@ class Instrument(msgspec.Struct, frozen=True, gc=False, array_like=True):
     ) -> Instrument:
         tick = _positive_decimal("tick_size", tick_size)
         lot = _positive_decimal("lot_size", lot_size)
-        notional = tick * lot * (Decimal(10) ** quote_decimals)
-        base_units = lot * (Decimal(10) ** base_decimals)
+        if not (0 <= base_decimals <= 18 and 0 <= quote_decimals <= 18):
+            raise InstrumentError("asset decimals must lie between 0 and 18")
+        try:
+            notional = EXACT.multiply(EXACT.multiply(tick, lot), EXACT.scaleb(1, quote_decimals))
+            base_units = EXACT.multiply(lot, EXACT.scaleb(1, base_decimals))
+        except DecimalException:
+            raise InstrumentError("tick_size or lot_size has too many digits") from None
+        if notional > MAX_AMOUNT or base_units > MAX_AMOUNT:
+            raise InstrumentError(
+                "tick_size x lot_size or lot_size is too large: one lot or one tick of one "
+                f"lot must be at most {MAX_AMOUNT} minor units"
+            )
         if notional != notional.to_integral_value():
             raise InstrumentError(
-                f"tick_size x lot_size = {tick * lot} is finer than the quote asset's "
-                f"{quote_decimals} decimals: notional could not be settled exactly"
+                f"tick_size x lot_size = {EXACT.multiply(tick, lot)} is finer than the quote "
+                f"asset's {quote_decimals} decimals: notional could not be settled exactly"
             )
         if base_units != base_units.to_integral_value():
             raise InstrumentError(
@@ -98,7 +122,7 @@ class Instrument(msgspec.Struct, frozen=True, gc=False, array_like=True):
             reference_price_ticks=reference_price_ticks,
             max_book_orders=max_book_orders,
         )
-        problem = instrument_problem(instrument)
+        problem = instrument_problem(instrument) or instrument_range_problem(instrument)
         if problem is not None:
             raise InstrumentError(problem)
         return instrument
@@ -111,7 +135,23 @@ def _positive_decimal(name: str, text: str) -> Decimal:
         raise InstrumentError(f"{name} {text!r} is not a decimal number") from exc
     if not value.is_finite() or value <= 0:
         raise InstrumentError(f"{name} must be a positive decimal, got {text!r}")
-    return value.normalize()
+    return value.normalize(EXACT)
+
+
+def instrument_range_problem(instrument: Instrument) -> str | None:
+    """Why a new instrument's integers would not fit the venue's bounds, or None."""
+    bounds: tuple[tuple[str, int | None, int], ...] = (
+        ("min_quantity", instrument.min_qty_lots, MAX_QTY_LOTS),
+        ("max_quantity", instrument.max_qty_lots, MAX_QTY_LOTS),
+        ("min_notional", instrument.min_notional, MAX_AMOUNT),
+        ("reference_price", instrument.reference_price_ticks, MAX_PRICE_TICKS),
+        ("auction_interval", instrument.auction_interval_ns, NS_PER_DAY),
+        ("max_book_orders", instrument.max_book_orders, MAX_BOOK_ORDERS),
+    )
+    for name, value, limit in bounds:
+        if value is not None and value > limit:
+            return f"{name} is too large (at most {limit} in the venue's units)"
+    return None
 
 
 def instrument_problem(instrument: Instrument) -> str | None:

@@ -1,22 +1,36 @@
 """Decimal text at the edge, integers inside: conversions between what clients send and read
 (decimal strings such as "27000.50") and the core's ticks, lots and minor units.
 
+The wire's decimal grammar is one regular form, `DECIMAL_PATTERN`: ASCII digits, optionally a
+point and more ASCII digits, at most 64 characters (`"27000"`, `"0.015"`). Refused, because
+each reads differently in some client or language: signs, exponents (`"2e4"`), spaces,
+underscores (`"20_000"`), non-ASCII digits (fullwidth, Arabic-Indic), `"NaN"`, `".5"`, `"5."`.
+
 Invariants:
 - Parsing is exact: a value that is not a whole number of ticks, lots or minor units is
-  refused with a `UnitError` naming the field, never rounded.
+  refused with a `UnitError` naming the field, never rounded, however many digits it has
+  (arithmetic runs in `EXACT`, a context wide enough for any accepted text that traps
+  every rounding instead of performing it).
 - Formatting is exact and canonical: no exponent, no trailing zeros beyond the unit's
   decimals (so "0.10" for a tick of 0.01 is written "0.1"), never a float on the way.
 """
 
 from __future__ import annotations
 
-from decimal import Decimal, InvalidOperation
+import re
+from decimal import Decimal
 from functools import lru_cache
 
+from venue.domain.exact import EXACT
 from venue.domain.instrument import Instrument
 from venue.domain.values import MAX_AMOUNT, MAX_PRICE_TICKS, MAX_QTY_LOTS
 
 _MAX_TEXT = 64
+DECIMAL_PATTERN = r"^[0-9]+(\.[0-9]+)?$"
+_DECIMAL = re.compile(DECIMAL_PATTERN, re.ASCII)
+_GRAMMAR_HINT = (
+    'must be a decimal string of ASCII digits such as "1.5" (no sign, exponent, space or "_")'
+)
 
 
 class UnitError(ValueError):
@@ -29,37 +43,38 @@ class UnitError(ValueError):
 
 
 def parse_decimal(field: str, text: object) -> Decimal:
+    """The exact value of a wire decimal (`DECIMAL_PATTERN`), or `UnitError` naming `field`.
+    A Python int (from the venue's own code, never the wire's JSON) is accepted too."""
     if isinstance(text, bool) or not isinstance(text, str | int):
-        raise UnitError(field, 'must be a decimal string such as "1.5"')
-    raw = str(text).strip()
-    if not raw or len(raw) > _MAX_TEXT:
-        raise UnitError(field, 'must be a decimal string such as "1.5"')
-    try:
-        value = Decimal(raw)
-    except InvalidOperation:
-        raise UnitError(field, f"{raw!r} is not a decimal number") from None
-    if not value.is_finite():
-        raise UnitError(field, f"{raw!r} is not a finite number")
-    return value
+        raise UnitError(field, _GRAMMAR_HINT)
+    raw = str(text)
+    if len(raw) > _MAX_TEXT:
+        raise UnitError(field, f"has more than {_MAX_TEXT} characters")
+    if _DECIMAL.fullmatch(raw) is None:  # fullmatch: "$" alone lets a final "\n" through
+        raise UnitError(field, _GRAMMAR_HINT)
+    return Decimal(raw)
+
+
+def is_multiple(value: Decimal, unit: Decimal) -> bool:
+    """True when `value` is a whole number of `unit`s, decided exactly."""
+    return EXACT.remainder(value, unit).is_zero()
 
 
 def _whole_units(field: str, value: Decimal, unit: Decimal, unit_name: str, limit: int) -> int:
     if value <= 0:
         raise UnitError(field, "must be positive")
-    count = value / unit
-    if count != count.to_integral_value():
+    if not is_multiple(value, unit):
         raise UnitError(field, f"{value} is not a multiple of the {unit_name} {unit}")
-    result = int(count)
+    result = int(EXACT.divide_int(value, unit))
     if result > limit:
-        raise UnitError(field, f"{value} is too large")
+        raise UnitError(field, f"{value} is too large (at most {limit} units of {unit})")
     return result
 
 
 def format_units(count: int, unit: Decimal) -> str:
     """`count` units of size `unit` as canonical decimal text."""
-    value = (unit * count).normalize()
-    text = format(value, "f")
-    return text
+    value = EXACT.multiply(unit, Decimal(count)).normalize(EXACT)
+    return format(value, "f")
 
 
 @lru_cache(maxsize=4096)
@@ -68,7 +83,7 @@ def _decimal(text: str) -> Decimal:
 
 
 def _minor_unit(decimals: int) -> Decimal:
-    return Decimal(1).scaleb(-decimals)
+    return Decimal(1).scaleb(-decimals, EXACT)
 
 
 class Units:
@@ -120,6 +135,11 @@ class Units:
         exact = Decimal(notional_ticks_lots) / Decimal(lots) * self.tick
         places = max(0, -self.tick.as_tuple().exponent) + 8  # type: ignore[operator]
         return format(exact.quantize(Decimal(1).scaleb(-places)).normalize(), "f")
+
+
+def parse_units(field: str, text: object, unit: Decimal, unit_name: str, limit: int) -> int:
+    """A positive whole number (at most `limit`) of `unit`s, from wire text."""
+    return _whole_units(field, parse_decimal(field, text), unit, unit_name, limit)
 
 
 def parse_amount(field: str, text: object, decimals: int) -> int:

@@ -28,13 +28,14 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from venue.client.signing import (
     KEY_HEADER,
+    NONCE_HEADER,
     RECV_WINDOW_HEADER,
     SIGNATURE_HEADER,
     TIMESTAMP_HEADER,
 )
 from venue.gateway.auth import ApiKeyAuthenticator, Principal, Role
+from venue.gateway.entry import OrderEntry
 from venue.gateway.errors import ApiError, GatewayCode, invalid_input, not_found
-from venue.gateway.fastpath import cancel_order_response, place_order_response
 from venue.gateway.metrics import Metrics
 from venue.gateway.render import position_json
 from venue.gateway.requests import (
@@ -99,6 +100,7 @@ class Reads(Protocol):
 @dataclass
 class AppContext:
     gateway: Gateway
+    entry: OrderEntry
     authenticator: ApiKeyAuthenticator
     market_data: MarketData
     reads: Reads
@@ -143,6 +145,7 @@ async def principal(request: Request) -> Principal:
         request.url.query,
         body,
         headers.get(RECV_WINDOW_HEADER),
+        headers.get(NONCE_HEADER),
     )
     if not request.app.state.limiter.allow(who.key_id):
         raise ApiError(429, GatewayCode.RATE_LIMITED, "request rate limit per minute reached")
@@ -215,10 +218,14 @@ def create_app(ctx: AppContext) -> FastAPI:
         title="venue",
         version="1",
         description="A trading venue: REST and WebSocket APIs. Decimals are strings.",
+        # "/api/v1/orders/" is not "/api/v1/orders": a 307 to it would make clients resend
+        # a signed POST to a path its signature does not cover.
+        redirect_slashes=False,
     )
     app.state.ctx = ctx
     app.state.limiter = _RateLimiter(ctx.rate_limit_per_minute)
     gateway = ctx.gateway
+    entry = app.state.entry = ctx.entry
     md = ctx.market_data
     metrics = ctx.metrics
 
@@ -342,25 +349,15 @@ def create_app(ctx: AppContext) -> FastAPI:
 
     @api.post("/orders", tags=["orders"], **documented(Order))
     async def place_order(body: OrderRequest, who: Reader, response: Response) -> dict[str, Any]:
-        # Served by gateway/fastpath.py in `venue serve`; this route is the same steps
-        # (and the OpenAPI entry).
-        order, resent = await place_order_response(gateway, metrics, who, body)
+        # `venue serve` answers this route in gateway/fastpath.py, through the same service.
+        order, resent = await entry.place(who, body)
         if resent:
             response.headers["X-Venue-Resent"] = "true"
         return order
 
     @api.post("/orders/batch", tags=["orders"])
-    async def place_batch(body: BatchOrderRequest, who: Trader) -> dict[str, Any]:
-        async def one(order: OrderRequest) -> dict[str, Any]:
-            try:
-                placed, _ = await gateway.place(who.account_id, order)
-            except ApiError as exc:
-                metrics.order_result(order.type, exc.code)
-                return exc.body()
-            metrics.order_result(order.type, "accepted")
-            return {"order": placed}
-
-        return {"results": list(await asyncio.gather(*(one(o) for o in body.orders)))}
+    async def place_batch(body: BatchOrderRequest, who: Reader) -> dict[str, Any]:
+        return {"results": await entry.place_batch(who, body.orders)}
 
     @api.get("/orders", tags=["orders"], **documented(OrderPage, 400, 401, 503))
     async def list_orders(
@@ -394,23 +391,20 @@ def create_app(ctx: AppContext) -> FastAPI:
 
     @api.get("/orders/{order_id}", tags=["orders"], **documented(Order, 401, 404))
     async def get_order(order_id: int, who: Reader) -> dict[str, Any]:
-        if not 0 < order_id < 2**62:
-            raise not_found(f"order {order_id}")
         return await gateway.order_with_fills(who.account_id, order_id)
 
     @api.patch("/orders/{order_id}", tags=["orders"], **documented(Order))
-    async def replace_order(order_id: int, body: ReplaceRequest, who: Trader) -> dict[str, Any]:
-        return await gateway.replace(who.account_id, order_id, body)
+    async def replace_order(order_id: int, body: ReplaceRequest, who: Reader) -> dict[str, Any]:
+        return await entry.replace(who, order_id, body)
 
     @api.delete("/orders/{order_id}", tags=["orders"], **documented(Order, 401, 403, 404))
     async def cancel_order(order_id: int, who: Reader) -> dict[str, Any]:
-        # Served by gateway/fastpath.py in `venue serve`, like POST /orders.
-        order, _ = await cancel_order_response(gateway, who, order_id)
-        return order
+        # `venue serve` answers this route in gateway/fastpath.py, through the same service.
+        return await entry.cancel(who, order_id)
 
     @api.delete("/orders", tags=["orders"])
-    async def cancel_all(who: Trader, symbol: str | None = None) -> dict[str, Any]:
-        return await gateway.cancel_all(who.account_id, symbol)
+    async def cancel_all(who: Reader, symbol: str | None = None) -> dict[str, Any]:
+        return await entry.cancel_all(who, symbol)
 
     # ------------------------------------------------------------------ private: account
 
@@ -487,7 +481,8 @@ def create_app(ctx: AppContext) -> FastAPI:
 
     @api.get("/admin/accounts", tags=["admin"])
     async def list_accounts(_: Admin) -> list[dict[str, Any]]:
-        return [gateway.account_json(a) for a in sorted(gateway.live.accounts)]
+        accounts = [gateway.account_json(a) for a in sorted(gateway.live.accounts)]
+        return [gateway.fee_account_json(), *accounts]
 
     @api.post("/admin/accounts", tags=["admin"])
     async def create_account(body: AccountRequest, _: Admin) -> dict[str, Any]:
@@ -501,7 +496,9 @@ def create_app(ctx: AppContext) -> FastAPI:
 
     @api.get("/admin/accounts/{account_id}/balances", tags=["admin"])
     async def account_balances(account_id: int, _: Admin) -> dict[str, Any]:
-        gateway.account_json(account_id)  # 404 for an unknown account
+        # The venue's fee account (0) too, so that fees reconcile through the API.
+        if account_id != gateway.fee_account_json()["account_id"]:
+            gateway.account_json(account_id)  # 404 for an unknown account
         return gateway.balances_json(account_id)
 
     @api.post("/admin/accounts/{account_id}/api-keys", tags=["admin"])

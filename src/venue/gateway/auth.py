@@ -14,8 +14,10 @@ Invariants:
 - A request is authentic when the key exists and is not revoked, the timestamp lies within
   the receive window of the server's clock, and the signature matches (constant-time).
 - A signature is accepted once: a second request with the same signature inside its
-  window is a replay (`replayed_request`). The replay cache is bounded by the window: an
-  entry older than the longest window can never match a fresh timestamp, so it is dropped.
+  window is a replay (`replayed_request`). Clients make identical requests unique with a
+  nonce inside the signed string (`X-VENUE-NONCE`, `venue.client.signing`). The replay
+  cache is bounded by the window: an entry older than the longest window can never match a
+  fresh timestamp, so it is dropped.
 - Errors name the problem (unknown key, bad signature, stale timestamp, replay), never the
   secret, and nothing here logs a secret or a signature.
 """
@@ -34,7 +36,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Protocol
 
-from venue.client.signing import canonical
+from venue.client.signing import NONCE_PATTERN, canonical
 from venue.gateway.errors import ApiError, GatewayCode
 
 RECV_WINDOW_MAX_MS = 60_000
@@ -200,13 +202,80 @@ def _unauthenticated(code: str, message: str) -> ApiError:
     return ApiError(401, code, message)
 
 
+_TIMESTAMP_DIGITS_MAX = 16  # ms since the epoch: 13 digits until the year 2286
+_SIGNATURE_LENGTH = 64  # hex SHA-256
+
+
+def _parse_timestamp(timestamp: str | int) -> int:
+    """ASCII digits only: `int()` would also take " 17", "1_7", "+17" and fullwidth digits."""
+    if isinstance(timestamp, bool):
+        stamp = -1
+    elif isinstance(timestamp, int):
+        stamp = timestamp
+    elif timestamp.isascii() and timestamp.isdigit() and len(timestamp) <= _TIMESTAMP_DIGITS_MAX:
+        stamp = int(timestamp)
+    else:
+        stamp = -1
+    if not 0 <= stamp < 10**_TIMESTAMP_DIGITS_MAX:
+        raise _unauthenticated(
+            GatewayCode.STALE_TIMESTAMP, "X-VENUE-TIMESTAMP must be ms since the epoch"
+        )
+    return stamp
+
+
+def _parse_window(recv_window: str | None, default: int) -> int:
+    if recv_window is None:
+        return default
+    if not (recv_window.isascii() and recv_window.isdigit() and len(recv_window) <= 6):
+        raise ApiError(400, GatewayCode.INVALID_REQUEST, "X-VENUE-RECV-WINDOW must be an integer")
+    window = int(recv_window)
+    if not 0 < window <= RECV_WINDOW_MAX_MS:
+        raise ApiError(
+            400,
+            GatewayCode.INVALID_REQUEST,
+            f"X-VENUE-RECV-WINDOW must lie in 1..{RECV_WINDOW_MAX_MS}",
+        )
+    return window
+
+
 class ApiKeyAuthenticator:
-    """Checks the three signature headers of a request (or a WebSocket auth message)."""
+    """Checks the signature headers of a request (or a WebSocket auth message).
+
+    Every header is parsed strictly (ASCII, bounded length) before it is used: a hostile
+    value answers 401 or 400 naming the header, never an exception."""
 
     def __init__(self, keys: ApiKeys, recv_window_ms: int = 5000) -> None:
         self.keys = keys
         self.recv_window_ms = recv_window_ms
         self._replays = ReplayCache()
+
+    def preauthenticate(
+        self, key_id: str | None, timestamp: str | int | None, recv_window: str | None = None
+    ) -> None:
+        """The checks that need no body (the key is live, the timestamp fresh), so a request
+        that cannot be authentic is refused before its body is read."""
+        self._fresh_key(key_id, timestamp, recv_window)
+
+    def _fresh_key(
+        self, key_id: str | None, timestamp: str | int | None, recv_window: str | None
+    ) -> tuple[ApiKey, int, int]:
+        if not key_id or timestamp is None:
+            raise _unauthenticated(
+                GatewayCode.UNAUTHENTICATED,
+                "missing X-VENUE-KEY, X-VENUE-TIMESTAMP or X-VENUE-SIGNATURE",
+            )
+        key = self.keys.get(key_id)
+        if key is None or key.revoked_at_ns is not None:
+            raise _unauthenticated(GatewayCode.UNAUTHENTICATED, "unknown or revoked API key")
+        window = _parse_window(recv_window, self.recv_window_ms)
+        stamp = _parse_timestamp(timestamp)
+        now = time.time_ns() // 1_000_000
+        if abs(now - stamp) > window:
+            raise _unauthenticated(
+                GatewayCode.STALE_TIMESTAMP,
+                f"timestamp is {now - stamp} ms from the server's clock; the window is {window} ms",
+            )
+        return key, stamp, now
 
     def authenticate(
         self,
@@ -218,46 +287,27 @@ class ApiKeyAuthenticator:
         query: str,
         body: bytes,
         recv_window: str | None = None,
+        nonce: str | None = None,
     ) -> Principal:
-        if not key_id or timestamp is None or not signature:
+        if not signature:
             raise _unauthenticated(
                 GatewayCode.UNAUTHENTICATED,
                 "missing X-VENUE-KEY, X-VENUE-TIMESTAMP or X-VENUE-SIGNATURE",
             )
-        key = self.keys.get(key_id)
-        if key is None or key.revoked_at_ns is not None:
-            raise _unauthenticated(GatewayCode.UNAUTHENTICATED, "unknown or revoked API key")
-        window = self.recv_window_ms
-        if recv_window is not None:
-            try:
-                window = int(recv_window)
-            except ValueError:
-                raise ApiError(
-                    400, GatewayCode.INVALID_REQUEST, "X-VENUE-RECV-WINDOW must be an integer"
-                ) from None
-            if not 0 < window <= RECV_WINDOW_MAX_MS:
-                raise ApiError(
-                    400,
-                    GatewayCode.INVALID_REQUEST,
-                    f"X-VENUE-RECV-WINDOW must lie in 1..{RECV_WINDOW_MAX_MS}",
-                )
-        try:
-            stamp = int(timestamp)
-        except ValueError:
-            raise _unauthenticated(
-                GatewayCode.STALE_TIMESTAMP, "X-VENUE-TIMESTAMP must be ms since the epoch"
-            ) from None
-        now = time.time_ns() // 1_000_000
-        if abs(now - stamp) > window:
-            raise _unauthenticated(
-                GatewayCode.STALE_TIMESTAMP,
-                f"timestamp is {now - stamp} ms from the server's clock; the window is {window} ms",
+        key, stamp, now = self._fresh_key(key_id, timestamp, recv_window)
+        if nonce is not None and NONCE_PATTERN.fullmatch(nonce) is None:
+            raise ApiError(
+                400,
+                GatewayCode.INVALID_REQUEST,
+                "X-VENUE-NONCE must be 1 to 64 characters of A-Z, a-z, 0-9, _ and -",
             )
+        if len(signature) != _SIGNATURE_LENGTH or not signature.isascii():
+            raise _unauthenticated(GatewayCode.INVALID_SIGNATURE, "signature does not match")
         secret = self.keys.usable_secret(key)
         if secret is None:
             raise _unauthenticated(GatewayCode.UNAUTHENTICATED, "API key no longer valid")
         expected = hmac.new(
-            secret.encode(), canonical(stamp, method, path, query, body), hashlib.sha256
+            secret.encode(), canonical(stamp, method, path, query, body, nonce), hashlib.sha256
         ).hexdigest()
         if not hmac.compare_digest(expected, signature.lower()):
             raise _unauthenticated(GatewayCode.INVALID_SIGNATURE, "signature does not match")

@@ -114,12 +114,20 @@ def invalid(message: str, **details: Any) -> ApiError:
 
 def invalid_input(errors: Sequence[Any]) -> ApiError:
     """The error for a body or query that fails validation (pydantic's error list)."""
-    problems = [
-        {"field": ".".join(str(p) for p in e["loc"] if p != "body"), "message": e["msg"]}
-        for e in errors
-    ]
+    problems = [_problem(e) for e in errors]
     first = problems[0] if problems else {"field": "", "message": "invalid request"}
     return invalid(f"{first['field']}: {first['message']}", problems=problems)
+
+
+def _problem(error: Any) -> dict[str, str]:
+    if error.get("type") == "json_invalid":
+        # pydantic locates a JSON syntax error by byte offset; the field is the body itself.
+        return {"field": "body", "message": "is not valid JSON"}
+    location = list(error["loc"])
+    if location and location[0] in ("body", "query", "path", "header"):
+        location = location[1:]  # where the field was is the route's business; its name is
+    field = ".".join(str(part) for part in location)
+    return {"field": field, "message": error["msg"]}
 
 
 def not_found(what: str) -> ApiError:

@@ -3,16 +3,17 @@
 
 FastAPI's routing, dependency solving and middleware stack cost about 0.5 ms of CPU per
 request on this project's machines, more than the order itself. This ASGI wrapper answers
-those two routes with the same steps the FastAPI routes take, in the same order and with the
-same answers (`place_order_response` and `cancel_order_response` are the one implementation;
-the FastAPI routes stay for the OpenAPI document and run only if the wrapper is not
-installed), and hands every other request to the FastAPI app unchanged.
+those two routes with the same steps the FastAPI routes take (both call the one order-entry
+service, `entry.OrderEntry`; the FastAPI routes serve when the wrapper is not installed, and
+document the routes in OpenAPI), and hands every other request to the FastAPI app unchanged.
 
 Invariants:
-- Same authentication (`ApiKeyAuthenticator`), role check, rate limit, body validation
-  (`OrderRequest`, pydantic), order handling (`Gateway.place`), error shape and metrics as
-  the FastAPI route. The end-to-end tests run through this path.
-- A body larger than `BODY_MAX_BYTES` is refused before it is read whole.
+- Same authentication (`ApiKeyAuthenticator`), rate limit and order entry (`OrderEntry`:
+  role, validation, idempotency, metrics) as the FastAPI route. The end-to-end tests run
+  through this path; `tests/e2e/test_openapi.py` checks that the document and what is
+  served agree.
+- A body larger than `BODY_MAX_BYTES` is refused before it is read whole (here, and for
+  every route by `edge.EdgeGuard`, which wraps this in `venue serve`).
 """
 
 from __future__ import annotations
@@ -25,41 +26,20 @@ from typing import Any
 import msgspec
 import structlog
 from fastapi import FastAPI
-from pydantic import ValidationError
 from starlette.types import Receive, Scope, Send
 
 from venue.gateway.auth import Principal
-from venue.gateway.errors import ApiError, GatewayCode, invalid_input, not_found
+from venue.gateway.edge import BODY_MAX_BYTES
+from venue.gateway.entry import OrderEntry
+from venue.gateway.errors import ApiError, GatewayCode
 from venue.gateway.metrics import Metrics
-from venue.gateway.requests import OrderRequest
-from venue.gateway.service import Gateway
 
 log = structlog.get_logger("venue.gateway")
 
 ORDERS_PATH = "/api/v1/orders"
 ORDER_PREFIX = "/api/v1/orders/"
 ORDER_PATH = "/api/v1/orders/{order_id}"  # the route template, as the metrics label it
-BODY_MAX_BYTES = 64 * 1024
 _encode = msgspec.json.Encoder().encode
-
-
-async def place_order_response(
-    gateway: Gateway, metrics: Metrics, who: Principal, body: OrderRequest
-) -> tuple[dict[str, Any], bool]:
-    """Place the order and count it: the body of `POST /api/v1/orders` and whether it was a
-    resend. Raises `ApiError` for a refusal."""
-    if not who.can_trade:
-        raise ApiError(403, GatewayCode.FORBIDDEN, "this API key is read-only")
-    started = time.perf_counter()
-    try:
-        order, resent = await gateway.place(who.account_id, body)
-    except ApiError as exc:
-        metrics.order_result(body.type, exc.code)
-        raise
-    finally:
-        metrics.command_latency.observe(time.perf_counter() - started)
-    metrics.order_result(body.type, "accepted")
-    return order, resent
 
 
 Outcome = Coroutine[Any, Any, tuple[dict[str, Any], bool]]
@@ -73,6 +53,7 @@ class OrderFastPath:
         self.app = app
         self.context = app.state.ctx
         self.limiter = app.state.limiter
+        self.entry: OrderEntry = app.state.entry
         metrics: Metrics = self.context.metrics
         self._route_counter = metrics.http_requests
         self._latency = {
@@ -161,6 +142,7 @@ class OrderFastPath:
             scope["query_string"].decode("latin-1"),
             raw,
             _text(headers.get(b"x-venue-recv-window")),
+            _text(headers.get(b"x-venue-nonce")),
         )
         if not self.limiter.allow(who.key_id):
             raise ApiError(429, GatewayCode.RATE_LIMITED, "request rate limit per minute reached")
@@ -168,25 +150,18 @@ class OrderFastPath:
 
     def _place(self, who: Principal, scope: Scope, raw: bytes) -> ApiError | Outcome:
         try:
-            body = OrderRequest.model_validate_json(raw)
-        except ValidationError as exc:
-            return invalid_input(exc.errors())
-        return place_order_response(self.context.gateway, self.context.metrics, who, body)
+            body = self.entry.order_request(raw)
+        except ApiError as exc:
+            return exc
+        return self.entry.place(who, body)
 
     def _cancel(self, who: Principal, scope: Scope, raw: bytes) -> ApiError | Outcome:
         order_id = int(scope["path"][len(ORDER_PREFIX) :])
-        return cancel_order_response(self.context.gateway, who, order_id)
+        return _not_resent(self.entry.cancel(who, order_id))
 
 
-async def cancel_order_response(
-    gateway: Gateway, who: Principal, order_id: int
-) -> tuple[dict[str, Any], bool]:
-    """The body of `DELETE /api/v1/orders/{id}` (raises `ApiError` for a refusal)."""
-    if not who.can_trade:
-        raise ApiError(403, GatewayCode.FORBIDDEN, "this API key is read-only")
-    if not 0 < order_id < 2**62:
-        raise not_found(f"order {order_id}")
-    return await gateway.cancel(who.account_id, order_id), False
+async def _not_resent(call: Coroutine[Any, Any, dict[str, Any]]) -> tuple[dict[str, Any], bool]:
+    return await call, False
 
 
 async def _read_body(receive: Receive) -> bytes:

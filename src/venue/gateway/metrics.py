@@ -53,6 +53,12 @@ class Metrics:
             "venue_projector_lag_seqs", "Seqs the SQL read model is behind", registry=registry
         )
         self.last_seq = Gauge("venue_last_seq", "Last durable seq delivered", registry=registry)
+        self.projection_failures = Gauge(
+            "venue_projection_failures",
+            "Batches a projection (live view, market data, SQL projector queue) failed on "
+            "since start; nonzero means a projection needs a look (it is rebuildable)",
+            registry=registry,
+        )
         self.ws_connections = Gauge(
             "venue_ws_connections", "Open WebSocket connections", registry=registry
         )

@@ -104,7 +104,7 @@ class SqlReads:
                 limit=filters["limit"],
             )
         except CursorError as exc:
-            raise invalid(str(exc)) from None
+            raise invalid(str(exc), field="cursor") from None
         return [order_json(r, self._unit(r.symbol)) for r in records], cursor
 
     def list_fills(
@@ -121,7 +121,7 @@ class SqlReads:
                 limit=filters["limit"],
             )
         except CursorError as exc:
-            raise invalid(str(exc)) from None
+            raise invalid(str(exc), field="cursor") from None
         return [fill_json(f, self._unit(f.symbol)) for f in fills], cursor
 
     def list_ledger(
@@ -132,7 +132,7 @@ class SqlReads:
                 account_id, asset=asset, cursor=cursor, limit=limit
             )
         except CursorError as exc:
-            raise invalid(str(exc)) from None
+            raise invalid(str(exc), field="cursor") from None
         rows = [
             {
                 "seq": p.seq,

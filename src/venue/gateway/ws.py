@@ -6,21 +6,34 @@ a client sees replies and updates in the order they happened):
 - `{"op":"subscribe","channels":[...]}` -> `{"op":"subscribed","channels":[...]}`, then the
   snapshot of each channel that has one, then updates. `unsubscribe` likewise answers
   `{"op":"unsubscribed",...}`. `{"op":"ping"}` -> `{"op":"pong"}` (an "id" is echoed).
-- `{"op":"auth","key","timestamp","signature"}` -> `{"op":"authenticated","account_id":N}`
+- `{"op":"auth","key","timestamp","signature"}` (and an optional "nonce", a string, passed
+  to the hook only when present) -> `{"op":"authenticated","account_id":N}`
   (the hooks' `authenticate` returns an account id or a principal with `account_id`, which
   is handed back to each request hook); afterwards the private channels `orders`, `fills`,
   `balances` (hub channels `private.{account_id}.orders` ...) and the order entry ops
   `place`, `cancel`, `replace` are allowed. Each request answers
   `{"op":..., "id":..., "result":{...}}` or
   `{"op":..., "id":..., "error":{"code","message","details"}}`.
-- When several messages wait for one connection, they leave in ONE text frame holding a JSON
-  array of them, in order (at most `FRAME_MESSAGES_MAX` per frame): a busy subscriber gets
-  fewer, larger frames instead of falling behind (the same idea as the journal's group
-  commit). A client handles a frame that is an object or an array of objects. The classic
-  feeds never batch: one object per frame, as their existing clients expect.
+- One text frame holds one JSON message, as every mainstream venue sends them. A client that
+  would rather have fewer, larger frames asks for batching: `"batch": true` in a `subscribe`
+  turns it on for the connection (`"batch": false` turns it off again). Then, when several
+  messages wait for the connection, they leave in ONE text frame holding a JSON array of
+  them, in order (at most `FRAME_MESSAGES_MAX` per frame): a busy subscriber gets fewer,
+  larger frames instead of falling behind (the same idea as the journal's group commit).
+  The classic feeds never batch.
 - A bad frame (bad JSON, unknown op, unknown channel, too many subscriptions, private op before
   auth, frame too large) answers `{"op":"error","code","message"}` (with the request's "id"
-  if it had one) and keeps the connection open.
+  if it had one) and keeps the connection open. Whatever a client sends answers so: JSON
+  nested deeper than the decoder allows (`RecursionError`), a binary frame that is not
+  UTF-8 (`UnicodeDecodeError`) and every `msgspec.DecodeError` are `bad_json`; an "id" that
+  is not a string, number, boolean or null is `bad_request` (an id is echoed as sent, so it
+  must be something that can always be encoded back); an exception raised by a hook (a bug)
+  is logged and answered `internal_error`. A text frame that is not UTF-8 never reaches this
+  layer: the WebSocket protocol closes the connection with 1007 (RFC 6455).
+- Channel names a client may use: `book.S`, `bbo.S`, `trades.S`, `candles.S.<interval>`,
+  `ticker.S`, `auction.S` and, after auth, `orders`, `fills`, `balances`. The hub's internal
+  names (`classic.book.S`, `classic.trades.S`, `private.N.*`) answer `unknown_channel`. A
+  channel repeated in one request counts once (one ack entry, one snapshot).
 
 Invariants:
 - Subscribing registers with the hub and queues the snapshot in one step of the event loop
@@ -60,6 +73,14 @@ SLOW_CONSUMER_CODE: Final = 4008
 SLOW_CONSUMER_REASON: Final = "slow consumer: send queue full"
 UNKNOWN_SYMBOL_CODE: Final = 4004
 PRIVATE_CHANNELS: Final = frozenset({"orders", "fills", "balances"})
+# The kinds (first dot-separated part) of the market data channels a client may name; the
+# hub's other names (classic.*, private.*) are internal.
+PUBLIC_CHANNEL_KINDS: Final = frozenset({"book", "bbo", "trades", "candles", "ticker", "auction"})
+ECHO_CHARS_MAX: Final = 64  # of a client's op or channel name quoted in an error message
+# What decoding a hostile frame can raise: msgspec.DecodeError (a ValueError) for malformed
+# JSON; UnicodeDecodeError (a ValueError) for a binary frame that is not UTF-8;
+# RecursionError for nesting deeper than the interpreter's recursion limit.
+DECODE_ERRORS: Final = (ValueError, RecursionError)
 FRAME_MESSAGES_MAX: Final = 256  # messages batched into one frame, at most
 
 _encode: Final = msgspec.json.Encoder().encode
@@ -99,8 +120,11 @@ class WsHooks(Protocol[Who]):
     """What the WebSocket layer needs from the rest of the gateway. `Who` is what
     `authenticate` returns; the session keeps it and passes it to every request."""
 
-    async def authenticate(self, key: str, timestamp: int | str, signature: str) -> Who:
-        """The identity of valid credentials, else raise `WsAuthError`."""
+    async def authenticate(
+        self, key: str, timestamp: int | str, signature: str, nonce: str | None = None
+    ) -> Who:
+        """The identity of valid credentials, else raise `WsAuthError`. `nonce` is passed
+        only when the auth message has one."""
         ...
 
     async def place(self, who: Who, body: dict[str, Any]) -> dict[str, Any]:
@@ -147,13 +171,14 @@ class _Session(Generic[Who]):
         self.who: Who | None = None
         self.account_id: int | None = None
         self.inflight = 0
+        self.batching = False  # one message per frame unless the client asks (docstring)
         # Strong references: the loop keeps only weak ones to running tasks.
         self.requests: set[asyncio.Task[None]] = set()
 
     # ------------------------------------------------------------------ the two loops
 
     async def run(self, *, interactive: bool) -> None:
-        sender = asyncio.create_task(self._send_loop(batching=interactive))
+        sender = asyncio.create_task(self._send_loop())
         receiver = asyncio.create_task(self._receive_loop(interactive))
         for task in (sender, receiver):
             task.add_done_callback(_log_outcome)
@@ -167,12 +192,12 @@ class _Session(Generic[Who]):
             # (anyio cancel scope) escapes that scope as a stray CancelledError.
             await asyncio.wait((sender, receiver))
 
-    async def _send_loop(self, *, batching: bool) -> None:
+    async def _send_loop(self) -> None:
         subscriber = self.subscriber
         send = self.websocket.send
         while True:
             await subscriber.wait()
-            if batching:
+            if self.batching:
                 payloads = list(subscriber.drain())
                 for start in range(0, len(payloads), FRAME_MESSAGES_MAX):
                     chunk = payloads[start : start + FRAME_MESSAGES_MAX]
@@ -205,11 +230,15 @@ class _Session(Generic[Who]):
                 continue
             try:
                 request = _decode(data)
-            except msgspec.DecodeError:
+            except DECODE_ERRORS:
                 self._error("bad_json", "the frame is not valid JSON")
                 continue
             if not isinstance(request, dict):
                 self._error("bad_request", "a request is a JSON object with an op")
+                continue
+            if type(request.get("id")) not in _ID_TYPES:
+                # Deeply nested ids could not be encoded back; no client needs one.
+                self._error("bad_request", "id must be a string, a number, a boolean or null")
                 continue
             await self._handle(request)
 
@@ -228,7 +257,7 @@ class _Session(Generic[Who]):
         elif op in ("place", "cancel", "replace"):
             self._request(op, request)
         else:
-            self._error("unknown_op", f"unknown op {op!r}", request)
+            self._error("unknown_op", f"unknown op {_quoted(op)}", request)
 
     def _resolve(self, request: dict[str, Any]) -> list[tuple[str, str]] | None:
         """[(client name, hub channel)] of the request's channels, or None (error sent)."""
@@ -236,27 +265,34 @@ class _Session(Generic[Who]):
         if not isinstance(channels, list) or not channels:
             self._error("bad_request", "channels must be a non-empty list of names", request)
             return None
-        out: list[tuple[str, str]] = []
+        out: dict[str, str] = {}  # a dict: a name repeated in the request counts once
+        valid = self.market_data.valid_channel
         for name in channels:
             if not isinstance(name, str):
-                self._error("unknown_channel", f"unknown channel {name!r}", request)
+                self._error("unknown_channel", f"unknown channel {_quoted(name)}", request)
                 return None
             if name in PRIVATE_CHANNELS:
                 if self.account_id is None:
                     self._error("unauthenticated", f"authenticate before {name!r}", request)
                     return None
-                out.append((name, f"private.{self.account_id}.{name}"))
-            elif self.market_data.valid_channel(name):
-                out.append((name, name))
+                out[name] = f"private.{self.account_id}.{name}"
+            elif name.partition(".")[0] in PUBLIC_CHANNEL_KINDS and valid(name):
+                out[name] = name
             else:
-                self._error("unknown_channel", f"unknown channel {name!r}", request)
+                self._error("unknown_channel", f"unknown channel {_quoted(name)}", request)
                 return None
-        return out
+        return list(out.items())
 
     def _subscribe(self, request: dict[str, Any]) -> None:
+        batch = request.get("batch")
+        if batch is not None and not isinstance(batch, bool):
+            self._error("bad_request", "batch must be true or false", request)
+            return
         wanted = self._resolve(request)
         if wanted is None:
             return
+        if batch is not None:
+            self.batching = batch
         subscriber = self.subscriber
         adding = {channel for _, channel in wanted} - subscriber.channels
         if len(subscriber.channels) + len(adding) > subscriber.max_channels:
@@ -288,21 +324,36 @@ class _Session(Generic[Who]):
         key = request.get("key")
         timestamp = request.get("timestamp")
         signature = request.get("signature")
+        nonce = request.get("nonce")
         if (
             not isinstance(key, str)
             or not isinstance(signature, str)
             or isinstance(timestamp, bool)
             or not isinstance(timestamp, int | str)
+            or not isinstance(nonce, str | None)
         ):
-            self._error("bad_request", "auth needs key, timestamp and signature", request)
+            self._error(
+                "bad_request",
+                "auth needs a key, a timestamp, a signature and optionally a nonce",
+                request,
+            )
             return
         if self.account_id is not None:
             self._error("already_authenticated", "this connection is authenticated", request)
             return
         try:
-            who = await self.hooks.authenticate(key, timestamp, signature)
+            if nonce is None:
+                who = await self.hooks.authenticate(key, timestamp, signature)
+            else:
+                who = await self.hooks.authenticate(key, timestamp, signature, nonce)
         except WsAuthError as exc:
             self._error(exc.code, exc.message, request)
+            return
+        except Exception:
+            # A bug in the hook (hostile values must make it raise WsAuthError): it must
+            # not end the connection. Logged without the credentials.
+            log.exception("websocket auth hook failed")
+            self._error("internal_error", "authentication failed", request)
             return
         account_id = who if isinstance(who, int) else who.account_id
         self.who = who
@@ -401,8 +452,21 @@ def _log_outcome(task: asyncio.Task[None]) -> None:
             log.debug("websocket task ended: %r", error)
 
 
+_ID_TYPES: Final = frozenset({str, int, float, bool, type(None)})
+# An absent id reads as None. Every value of these types that the decoder produced can be
+# encoded back (the decoder refuses lone surrogates, non-finite numbers, > 4300 digits).
+
+
 def _id_of(request: dict[str, Any]) -> dict[str, Any]:
     return {"id": request["id"]} if "id" in request else {}
+
+
+def _quoted(value: object) -> str:
+    """A client's op or channel name for an error message: a string's first characters,
+    quoted; anything else only by type (its repr could be huge, or nested too deep)."""
+    if isinstance(value, str):
+        return repr(value[:ECHO_CHARS_MAX]) + ("..." if len(value) > ECHO_CHARS_MAX else "")
+    return f"of type {type(value).__name__}"
 
 
 def _close_unawaited(call: Awaitable[Any]) -> None:

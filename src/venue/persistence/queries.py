@@ -162,13 +162,20 @@ def _limit(limit: int) -> int:
     return max(1, min(limit, LIMIT_MAX))
 
 
+_CURSOR_PART_MAX = (1 << 63) - 1  # every cursor part is a signed 64-bit column's value
+
+
 def _cursor_ints(cursor: str, parts: int) -> list[int]:
-    try:
-        values = [int(part) for part in cursor.split(":")]
-    except ValueError:
-        raise CursorError(f"bad cursor {cursor!r}") from None
-    if len(values) != parts:
-        raise CursorError(f"bad cursor {cursor!r}")
+    """The one cursor parser of every list: `parts` non-negative integers joined by ":",
+    each ASCII digits that fit a signed 64-bit column (anything else is `CursorError`)."""
+    pieces = cursor.split(":")
+    if len(pieces) != parts or not all(
+        piece.isascii() and piece.isdigit() and len(piece) <= 19 for piece in pieces
+    ):
+        raise CursorError(f"bad cursor {cursor[:64]!r}: use the next_cursor of a page")
+    values = [int(piece) for piece in pieces]
+    if any(value > _CURSOR_PART_MAX for value in values):
+        raise CursorError(f"bad cursor {cursor[:64]!r}: use the next_cursor of a page")
     return values
 
 
