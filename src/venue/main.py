@@ -42,7 +42,7 @@ from venue.gateway.fastpath import OrderFastPath
 from venue.gateway.live import LiveView
 from venue.gateway.metrics import Metrics
 from venue.gateway.privatefeed import PrivateFeed
-from venue.gateway.reads import RISK_LIMITS, SqlReads
+from venue.gateway.reads import SqlReads
 from venue.gateway.service import Gateway
 from venue.gateway.wshooks import VenueWsHooks
 from venue.journal import FsyncPolicy, JournalConfig, SegmentRetention, recover
@@ -51,6 +51,7 @@ from venue.marketdata.hub import Hub
 from venue.marketdata.projection import MarketData
 from venue.persistence.database import make_engine, upgrade
 from venue.persistence.projector import Projector, ProjectorThread, catch_up
+from venue.persistence.queries import RISK_LIMITS, Queries
 from venue.runtime import (
     Sequencer,
     SequencerConfig,
@@ -173,7 +174,8 @@ def start(settings: Settings, loop: asyncio.AbstractEventLoop) -> Venue:
                 "catching up the SQL read model", sql_seq=projector.last_seq, to=state.last_seq
             )
             catch_up(projector, journal_dir, state.last_seq)
-        reads = SqlReads(engine, writer, projector_seq=lambda: projector_thread.last_seq)
+        queries = Queries(engine)
+        reads = SqlReads(queries, Queries(writer), lambda: projector_thread.last_seq)
         hub = Hub()
         publisher = PrivateFeed(hub)
         live = LiveView(publisher=publisher.publish)
@@ -181,7 +183,7 @@ def start(settings: Settings, loop: asyncio.AbstractEventLoop) -> Venue:
         reads.seed_live_view(live, state.last_seq)
         market_data = MarketData(hub)
         market_data.seed_from_state(state)
-        reads.seed_market_data(market_data)
+        seed_market_data(market_data, queries)
         projector_thread = ProjectorThread(
             projector, settings.projector_queue_batches, journal_dir=journal_dir
         )
@@ -247,6 +249,50 @@ def start(settings: Settings, loop: asyncio.AbstractEventLoop) -> Venue:
     metrics.gauges.append(gauges)
     sequencer.start()
     return venue
+
+
+def seed_market_data(market_data: MarketData, q: Queries) -> None:
+    """Recent trades and candles from the SQL read model (market data's own projection
+    holds only the books and last prices of the recovered state)."""
+    for symbol in market_data.symbols():
+        trades = q.recent_trades(symbol, market_data.trades_kept)
+        market_data.seed_trades(
+            symbol,
+            [
+                (
+                    t.trade_id,
+                    t.price_ticks,
+                    t.qty_lots,
+                    None if t.aggressor_side is None else (1 if t.aggressor_side == "buy" else 2),
+                    t.ts_ns,
+                    t.seq,
+                )
+                for t in sorted(trades, key=lambda t: t.trade_id)
+            ],
+        )
+        for interval in ("1m", "5m", "15m", "1h", "1d"):
+            limit = _TICKER_MINUTES if interval == "1m" else market_data.candles_kept
+            rows = q.candles(symbol, interval, limit=min(limit, 1000))
+            market_data.seed_candles(
+                symbol,
+                interval,
+                [
+                    (
+                        c.start_ns,
+                        c.open_ticks,
+                        c.high_ticks,
+                        c.low_ticks,
+                        c.close_ticks,
+                        c.volume_lots,
+                        c.trade_count,
+                        c.notional,
+                    )
+                    for c in rows
+                ],
+            )
+
+
+_TICKER_MINUTES = 24 * 60
 
 
 async def bootstrap(venue: Venue, *, demo: bool) -> None:

@@ -21,7 +21,6 @@ from fastapi import APIRouter, Depends, FastAPI, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from sqlalchemy.exc import DBAPIError
 from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -63,6 +62,7 @@ from venue.gateway.responses import (
 )
 from venue.gateway.service import Gateway
 from venue.marketdata.projection import MarketData
+from venue.persistence.database import DatabaseError
 
 log = structlog.get_logger("venue.gateway")
 
@@ -244,8 +244,8 @@ def create_app(ctx: AppContext) -> FastAPI:
         body = {"error": {"code": code, "message": str(exc.detail), "details": {}}}
         return JSONResponse(body, status_code=exc.status_code)
 
-    @app.exception_handler(DBAPIError)
-    async def _database(_: Request, exc: DBAPIError) -> JSONResponse:
+    @app.exception_handler(DatabaseError)
+    async def _database(_: Request, exc: DatabaseError) -> JSONResponse:
         # The read model is a projection: the venue trades on without it, and says so.
         log.warning("read model unavailable", error=type(exc.orig).__name__)
         error = ApiError(503, GatewayCode.UNAVAILABLE, "history is unavailable for a moment")

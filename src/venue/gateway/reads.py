@@ -1,5 +1,6 @@
 """The gateway's window on the SQL read model: history pages as JSON, the key store, and
-seeding the live view and market data at startup.
+seeding the live view at startup. It reads through `persistence.queries` only, and runs no
+SQL of its own (an import-linter contract keeps SQLAlchemy out of the gateway).
 
 Every method here blocks (database I/O): the routes call them through `asyncio.to_thread`.
 """
@@ -10,8 +11,6 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import Engine, select, text
-
 from venue.domain.events import BalanceChanged, PositionChanged
 from venue.domain.units import Units
 from venue.domain.values import Side
@@ -19,35 +18,28 @@ from venue.gateway.auth import ApiKey, Role
 from venue.gateway.errors import invalid
 from venue.gateway.live import AccountInfo, LiveView
 from venue.gateway.render import fill_json, order_json
-from venue.marketdata.projection import MarketData
-from venue.persistence import schema
 from venue.persistence.queries import CursorError, Queries
 from venue.views.orders import FillRecord, OrderRecord
 
 NS_PER_MS = 1_000_000
 CLIENT_IDS_SEEDED_MAX = 1_000_000
-TICKER_MINUTES = 24 * 60
-RISK_LIMITS = (
-    "max_open_orders",
-    "max_order_notional",
-    "max_position_lots",
-    "max_orders_per_second",
-    "daily_loss_limit",
-)
 
 
 class SqlReads:
-    def __init__(self, engine: Engine, writer: Engine, projector_seq: Callable[[], int]) -> None:
-        self.engine = engine
-        self.writer = writer
-        self.queries = Queries(engine)
-        self._key_store = Queries(writer)
+    """`queries` reads (history, seeding); `key_store` writes API keys (the projector's
+    connection, so a key is stored even when reads are saturated)."""
+
+    def __init__(
+        self, queries: Queries, key_store: Queries, projector_seq: Callable[[], int]
+    ) -> None:
+        self.queries = queries
+        self._key_store = key_store
         self._projector_seq = projector_seq
         self._units: Callable[[str], Units | None] = lambda _symbol: None
 
     def close(self) -> None:
-        self.engine.dispose()
-        self.writer.dispose()
+        self.queries.close()
+        self._key_store.close()
 
     def use_units(self, units: Callable[[str], Units | None]) -> None:
         self._units = units
@@ -64,12 +56,7 @@ class SqlReads:
         return current
 
     def ping(self) -> bool:
-        try:
-            with self.engine.connect() as connection:
-                connection.execute(text("SELECT 1"))
-        except Exception:
-            return False
-        return True
+        return self.queries.ping()
 
     # ------------------------------------------------------------------ History (service.py)
 
@@ -172,12 +159,7 @@ class SqlReads:
 
     def risk_profile(self, name: str) -> dict[str, int | None] | None:
         """The limits of a risk profile set by command (None: never set, the built-in one)."""
-        table = schema.risk_profiles
-        with self.engine.connect() as connection:
-            row = connection.execute(select(table).where(table.c.name == name)).mappings().first()
-        if row is None:
-            return None
-        return {key: row[key] for key in RISK_LIMITS}
+        return self.queries.risk_profile_limits(name)
 
     # ------------------------------------------------------------------ KeyRepository
 
@@ -214,14 +196,6 @@ class SqlReads:
         q = self.queries
         for row in q.instruments():
             live.add_instrument(row.instrument)
-        orders = schema.orders
-        with self.engine.connect() as connection:
-            recent = connection.execute(
-                select(orders.c.account_id, orders.c.client_order_id, orders.c.order_id)
-                .where(orders.c.client_order_id.is_not(None))
-                .order_by(orders.c.order_id.desc())
-                .limit(CLIENT_IDS_SEEDED_MAX)
-            ).all()
         live.seed(
             last_seq,
             q.open_orders(),
@@ -233,50 +207,9 @@ class SqlReads:
                 for p in q.all_positions()
             ),
             (AccountInfo(a.account_id, a.name, a.fee_tier, a.risk_profile) for a in q.accounts()),
-            ((int(a), str(c), int(o)) for a, c, o in reversed(recent)),
+            q.recent_client_order_ids(CLIENT_IDS_SEEDED_MAX),
         )
         self.use_units(live.units.get)
-
-    def seed_market_data(self, market_data: MarketData) -> None:
-        q = self.queries
-        for symbol in market_data.symbols():
-            trades = q.recent_trades(symbol, market_data.trades_kept)
-            market_data.seed_trades(
-                symbol,
-                [
-                    (
-                        t.trade_id,
-                        t.price_ticks,
-                        t.qty_lots,
-                        None
-                        if t.aggressor_side is None
-                        else (1 if t.aggressor_side == "buy" else 2),
-                        t.ts_ns,
-                        t.seq,
-                    )
-                    for t in sorted(trades, key=lambda t: t.trade_id)
-                ],
-            )
-            for interval in ("1m", "5m", "15m", "1h", "1d"):
-                limit = TICKER_MINUTES if interval == "1m" else market_data.candles_kept
-                rows = q.candles(symbol, interval, limit=min(limit, 1000))
-                market_data.seed_candles(
-                    symbol,
-                    interval,
-                    [
-                        (
-                            c.start_ns,
-                            c.open_ticks,
-                            c.high_ticks,
-                            c.low_ticks,
-                            c.close_ticks,
-                            c.volume_lots,
-                            c.trade_count,
-                            c.notional,
-                        )
-                        for c in rows
-                    ],
-                )
 
 
 def _ns(ms: int | None) -> int | None:

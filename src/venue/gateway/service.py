@@ -22,6 +22,7 @@ from collections.abc import Awaitable, Callable
 from decimal import Decimal
 from typing import Any, Protocol
 
+from venue.core import FEE_ACCOUNT_ID
 from venue.domain.admission import command_problem
 from venue.domain.commands import (
     AddInstrument,
@@ -80,7 +81,6 @@ from venue.gateway.requests import (
     ReplaceRequest,
     RiskProfileRequest,
 )
-from venue.ledger.accounts import FEE_ACCOUNT_ID
 from venue.runtime.replies import NotCommittedError, OverloadedError, Reply
 from venue.views.orders import FillRecord, OrderRecord
 

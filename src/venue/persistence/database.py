@@ -21,6 +21,10 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import DBAPIError
+
+# What a lost or failing database raises through the queries (the gateway answers 503).
+DatabaseError = DBAPIError
 
 SQLITE_BUSY_TIMEOUT_MS: Final = 10_000
 POOL_SIZE: Final = 8

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from typing import Any, Final, TypeVar
 
 import msgspec
-from sqlalchemy import Engine, and_, insert, or_, select, update
+from sqlalchemy import Engine, and_, insert, or_, select, text, update
 from sqlalchemy.sql import Select
 
 from venue.domain.instrument import Instrument
@@ -183,6 +183,15 @@ def _build(kind: type[T], row: Mapping[Any, Any]) -> T:
     return kind(**dict(row))
 
 
+RISK_LIMITS = (
+    "max_open_orders",
+    "max_order_notional",
+    "max_position_lots",
+    "max_orders_per_second",
+    "daily_loss_limit",
+)
+
+
 class Queries:
     """The read functions of the gateway over one engine."""
 
@@ -192,6 +201,38 @@ class Queries:
     def _rows(self, query: Select[Any]) -> list[Mapping[Any, Any]]:
         with self.engine.connect() as connection:
             return list(connection.execute(query).mappings())
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    def ping(self) -> bool:
+        """True when the database answers."""
+        try:
+            with self.engine.connect() as connection:
+                connection.execute(text("SELECT 1"))
+        except Exception:
+            return False
+        return True
+
+    def risk_profile_limits(self, name: str) -> dict[str, int | None] | None:
+        """The limits of a risk profile set by command (None: never set, the built-in one)."""
+        table = schema.risk_profiles
+        rows = self._rows(select(table).where(table.c.name == name))
+        return None if not rows else {key: rows[0][key] for key in RISK_LIMITS}
+
+    def recent_client_order_ids(self, limit: int) -> list[tuple[int, str, int]]:
+        """(account_id, client_order_id, order_id) of the newest `limit` orders that have a
+        client order id, oldest first."""
+        table = schema.orders
+        query = (
+            select(table.c.account_id, table.c.client_order_id, table.c.order_id)
+            .where(table.c.client_order_id.is_not(None))
+            .order_by(table.c.order_id.desc())
+            .limit(limit)
+        )
+        with self.engine.connect() as connection:
+            rows = connection.execute(query).all()
+        return [(int(a), str(c), int(o)) for a, c, o in reversed(rows)]
 
     # ------------------------------------------------------------------ state
 
