@@ -59,6 +59,7 @@ from venue.runtime import (
     tune_gc,
 )
 from venue.runtime.replies import Reply
+from venue.views.candles import INTERVAL_NAMES
 
 log = structlog.get_logger("venue")
 
@@ -270,7 +271,7 @@ def seed_market_data(market_data: MarketData, q: Queries) -> None:
                 for t in sorted(trades, key=lambda t: t.trade_id)
             ],
         )
-        for interval in ("1m", "5m", "15m", "1h", "1d"):
+        for interval in INTERVAL_NAMES:
             limit = _TICKER_MINUTES if interval == "1m" else market_data.candles_kept
             rows = q.candles(symbol, interval, limit=min(limit, 1000))
             market_data.seed_candles(

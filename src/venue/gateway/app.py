@@ -63,10 +63,11 @@ from venue.gateway.responses import (
 from venue.gateway.service import Gateway
 from venue.marketdata.projection import MarketData
 from venue.persistence.database import DatabaseError
+from venue.views.candles import INTERVAL_NAMES
 
 log = structlog.get_logger("venue.gateway")
 
-INTERVALS = ("1m", "5m", "15m", "1h", "1d")
+INTERVAL_PATTERN = "^(" + "|".join(INTERVAL_NAMES) + ")$"  # views.candles: the one list
 # Times in ms whose ns value fits a signed 64-bit column (until the year 2116).
 MAX_TIME_MS = 2**62 // 1_000_000
 
@@ -315,7 +316,7 @@ def create_app(ctx: AppContext) -> FastAPI:
     @api.get("/markets/{symbol}/candles", tags=["public"])
     async def candles(
         symbol: str,
-        interval: Annotated[str, Query(pattern="^(1m|5m|15m|1h|1d)$")] = "1m",
+        interval: Annotated[str, Query(pattern=INTERVAL_PATTERN)] = "1m",
         start: Annotated[int | None, Query(ge=0, le=MAX_TIME_MS, description="ms")] = None,
         end: Annotated[int | None, Query(ge=0, le=MAX_TIME_MS, description="ms")] = None,
         limit: Annotated[int, Query(ge=1, le=1000)] = 500,

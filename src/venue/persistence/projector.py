@@ -10,6 +10,8 @@ Invariants:
 - Orders are folded by `venue.views.OrderTracker`, the same reducer as the live view, seeded
   from the `orders` table's open rows. If a transaction fails, the tracker (which ran ahead
   of the database) is dropped and reloaded from the table on the next batch.
+- Candles are folded by `venue.views.candles.Candles`, the same aggregator as the market
+  data projection; a candle begun by an earlier batch is merged in SQL (`candle_merge`).
 - Writes are executemany per table (upserts keyed by each table's primary key), never one
   round trip per row. The per-row tables go through `rows.upsert_rows` / `insert_new_rows`:
   tuples into the driver's executemany with SQL text built once per dialect, because this
@@ -72,18 +74,12 @@ from venue.persistence.rows import (
     upsert_rows,
 )
 from venue.views import Changes, OrderStatus, OrderTracker
+from venue.views.candles import INTERVAL_NAMES, INTERVALS_NS, Candles
 
 log = logging.getLogger(__name__)
 
-NS_PER_MINUTE: Final = 60_000_000_000
-CANDLE_INTERVALS_NS: Final = {
-    "1m": NS_PER_MINUTE,
-    "5m": 5 * NS_PER_MINUTE,
-    "15m": 15 * NS_PER_MINUTE,
-    "1h": 60 * NS_PER_MINUTE,
-    "1d": 24 * 60 * NS_PER_MINUTE,
-}
-_CANDLE_INTERVALS: Final = tuple(CANDLE_INTERVALS_NS.items())
+# The one definition lives in venue.views.candles; this name stays for its importers (queries).
+CANDLE_INTERVALS_NS: Final = INTERVALS_NS
 CATCH_UP_CHUNK_COMMANDS: Final = 2_000
 OPEN_STATUS_VALUES: Final = tuple(s.value for s in OrderStatus if s.is_open)
 STATE_ROW_ID: Final = 1
@@ -117,7 +113,9 @@ class _Rows:
         self.account_updates: dict[int, dict[str, Any]] = {}
         # Rows of the busy tables are tuples in their table's column order.
         self.trades: list[tuple[Any, ...]] = []
-        self.candles: dict[tuple[str, str, int], list[int]] = {}
+        # Per symbol, the batch's candles (the shared aggregator; merged into stored ones by
+        # `candle_merge` when written).
+        self.candles: dict[str, Candles] = {}
         self.balances: dict[tuple[int, str], tuple[Any, ...]] = {}
         self.positions: dict[tuple[int, str], tuple[Any, ...]] = {}
         self.fee_tiers: dict[str, dict[str, Any]] = {}
@@ -223,18 +221,10 @@ class _Rows:
                 ts_ns,
             )
         )
-        for interval, length_ns in _CANDLE_INTERVALS:
-            key = (symbol, interval, ts_ns - ts_ns % length_ns)
-            candle = self.candles.get(key)
-            if candle is None:
-                self.candles[key] = [price, price, price, price, qty, price * qty, 1]
-            else:
-                candle[1] = max(candle[1], price)
-                candle[2] = min(candle[2], price)
-                candle[3] = price
-                candle[4] += qty
-                candle[5] += price * qty
-                candle[6] += 1
+        candles = self.candles.get(symbol)
+        if candles is None:
+            candles = self.candles[symbol] = Candles()
+        candles.add(ts_ns, price, qty)
 
     def ledger(self, seq: int, changes: Changes, balances_from: int, positions_from: int) -> None:
         """The balances and positions `changes` gained from command `seq` (after the given
@@ -464,11 +454,27 @@ def candle_merge(dialect: Dialect) -> dict[str, str]:
 CANDLE_KEYS: Final = ("symbol", "interval", "start_ns")
 
 
-def _write_candles(connection: Connection, candles: dict[tuple[str, str, int], list[int]]) -> None:
+def _write_candles(connection: Connection, candles: dict[str, Candles]) -> None:
     if not candles:
         return
     # schema.candles: the key, then open, high, low, close, volume, notional, trade count
-    rows = [(*key, *figures) for key, figures in candles.items()]
+    rows = [
+        (
+            symbol,
+            interval,
+            c.start_ns,
+            c.open,
+            c.high,
+            c.low,
+            c.close,
+            c.volume,
+            c.notional,
+            c.trades,
+        )
+        for symbol, held in candles.items()
+        for index, interval in enumerate(INTERVAL_NAMES)
+        for c in held.all(index)
+    ]
     upsert_rows(connection, schema.candles, rows, CANDLE_KEYS, candle_merge)
 
 
