@@ -90,13 +90,12 @@ class EdgeGuard:
 
     async def _admit(self, scope: Scope, receive: Receive) -> bytes | None:
         """The body (None when the request declares none); raises `ApiError` to refuse."""
-        seen: set[bytes] = set()
+        venue_headers: dict[bytes, bytes] = {}
         length: bytes | None = None
         chunked = False
-        values: dict[bytes, str] = {}
         for name, value in scope["headers"]:
-            if name in AUTH_HEADERS:
-                if name in seen:
+            if name.startswith(b"x-venue-"):
+                if name in venue_headers and name in AUTH_HEADERS:
                     header = name.decode().upper()
                     raise ApiError(
                         400,
@@ -104,8 +103,7 @@ class EdgeGuard:
                         f"the header {header} appears more than once",
                         {"header": header},
                     )
-                seen.add(name)
-                values[name] = value.decode("latin-1")
+                venue_headers[name] = value
             elif name == b"content-length":
                 length = value
             elif name == b"transfer-encoding":
@@ -121,9 +119,9 @@ class EdgeGuard:
             return None
         if is_private(scope["path"]):
             self.authenticator.preauthenticate(
-                values.get(b"x-venue-key"),
-                values.get(b"x-venue-timestamp"),
-                values.get(b"x-venue-recv-window"),
+                _text(venue_headers.get(b"x-venue-key")),
+                _text(venue_headers.get(b"x-venue-timestamp")),
+                _text(venue_headers.get(b"x-venue-recv-window")),
             )
         return await _read_capped(receive)
 
@@ -142,6 +140,10 @@ class EdgeGuard:
         )
         await send({"type": "http.response.body", "body": body})
         self.metrics.http_requests.labels(scope["method"], "edge", str(error.status)).inc()
+
+
+def _text(value: bytes | None) -> str | None:
+    return None if value is None else value.decode("latin-1")
 
 
 async def _read_capped(receive: Receive) -> bytes:
