@@ -16,6 +16,13 @@ from pathlib import Path
 
 COMPILED_MODULES: tuple[str, ...] = (
     "venue.engine.book",
+    "venue.engine.market",
+    "venue.engine.validation",
+    "venue.engine.continuous",
+    "venue.engine.stops",
+    "venue.engine.expiry",
+    "venue.engine.call_auction",
+    "venue.engine.replace",
     "venue.engine.matching",
     "venue.engine.auction",
     "venue.core.state",
@@ -27,8 +34,11 @@ COMPILED_MODULES: tuple[str, ...] = (
     "venue.journal.fastreplay",
 )
 
-# The two that decide the engine benchmark: `compiled` in its output means both are compiled.
-HOT_MODULES: tuple[str, ...] = ("venue.engine.book", "venue.engine.matching")
+# The ones that decide the engine benchmark (the book and every module of the matching engine):
+# `compiled` in its output means all of them are compiled.
+HOT_MODULES: tuple[str, ...] = tuple(
+    name for name in COMPILED_MODULES if name.startswith("venue.engine.")
+)
 
 
 def is_compiled(module_name: str) -> bool:
