@@ -119,11 +119,11 @@ class EdgeGuard:
             return None
         if is_private(scope["path"]):
             self.authenticator.preauthenticate(
-                _text(venue_headers.get(b"x-venue-key")),
-                _text(venue_headers.get(b"x-venue-timestamp")),
-                _text(venue_headers.get(b"x-venue-recv-window")),
+                header_text(venue_headers.get(b"x-venue-key")),
+                header_text(venue_headers.get(b"x-venue-timestamp")),
+                header_text(venue_headers.get(b"x-venue-recv-window")),
             )
-        return await _read_capped(receive)
+        return await read_body_capped(receive)
 
     async def _refuse(self, scope: Scope, send: Send, error: ApiError) -> None:
         body = _encode(error.body())
@@ -142,11 +142,12 @@ class EdgeGuard:
         self.metrics.http_requests.labels(scope["method"], "edge", str(error.status)).inc()
 
 
-def _text(value: bytes | None) -> str | None:
+def header_text(value: bytes | None) -> str | None:
     return None if value is None else value.decode("latin-1")
 
 
-async def _read_capped(receive: Receive) -> bytes:
+async def read_body_capped(receive: Receive) -> bytes:
+    """The whole body, refused (413) as soon as it passes `BODY_MAX_BYTES`."""
     chunks: list[bytes] = []
     size = 0
     while True:

@@ -12,7 +12,7 @@ Invariants:
   role, validation, idempotency, metrics) as the FastAPI route. The end-to-end tests run
   through this path; `tests/e2e/test_openapi.py` checks that the document and what is
   served agree.
-- A body larger than `BODY_MAX_BYTES` is refused before it is read whole (here, and for
+- A body larger than `edge.BODY_MAX_BYTES` is refused before it is read whole (here, and for
   every route by `edge.EdgeGuard`, which wraps this in `venue serve`).
 """
 
@@ -29,7 +29,7 @@ from fastapi import FastAPI
 from starlette.types import Receive, Scope, Send
 
 from venue.gateway.auth import Principal
-from venue.gateway.edge import BODY_MAX_BYTES
+from venue.gateway.edge import header_text, read_body_capped
 from venue.gateway.entry import OrderEntry
 from venue.gateway.errors import ApiError, GatewayCode
 from venue.gateway.metrics import Metrics
@@ -91,7 +91,7 @@ class OrderFastPath:
         status = 200
         extra: list[tuple[bytes, bytes]] = []
         try:
-            raw = await _read_body(receive)
+            raw = await read_body_capped(receive)
             who = self._authenticate(headers, scope, raw)
             outcome = handler(who, scope, raw)
             if isinstance(outcome, ApiError):
@@ -134,15 +134,15 @@ class OrderFastPath:
     def _authenticate(self, headers: dict[bytes, bytes], scope: Scope, raw: bytes) -> Principal:
         """The signed caller (raises ApiError), rate-limited like every private route."""
         who: Principal = self.context.authenticator.authenticate(
-            _text(headers.get(b"x-venue-key")),
-            _text(headers.get(b"x-venue-timestamp")),
-            _text(headers.get(b"x-venue-signature")),
+            header_text(headers.get(b"x-venue-key")),
+            header_text(headers.get(b"x-venue-timestamp")),
+            header_text(headers.get(b"x-venue-signature")),
             scope["method"],
             scope["path"],
             scope["query_string"].decode("latin-1"),
             raw,
-            _text(headers.get(b"x-venue-recv-window")),
-            _text(headers.get(b"x-venue-nonce")),
+            header_text(headers.get(b"x-venue-recv-window")),
+            header_text(headers.get(b"x-venue-nonce")),
         )
         if not self.limiter.allow(who.key_id):
             raise ApiError(429, GatewayCode.RATE_LIMITED, "request rate limit per minute reached")
@@ -162,23 +162,3 @@ class OrderFastPath:
 
 async def _not_resent(call: Coroutine[Any, Any, dict[str, Any]]) -> tuple[dict[str, Any], bool]:
     return await call, False
-
-
-async def _read_body(receive: Receive) -> bytes:
-    chunks: list[bytes] = []
-    size = 0
-    while True:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            raise ApiError(400, GatewayCode.INVALID_REQUEST, "client disconnected")
-        chunk = message.get("body", b"")
-        size += len(chunk)
-        if size > BODY_MAX_BYTES:
-            raise ApiError(413, GatewayCode.INVALID_REQUEST, "request body too large")
-        chunks.append(chunk)
-        if not message.get("more_body", False):
-            return b"".join(chunks)
-
-
-def _text(value: bytes | None) -> str | None:
-    return None if value is None else value.decode("latin-1")
